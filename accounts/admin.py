@@ -1,0 +1,110 @@
+from django.contrib import admin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+
+from accounts.models import User, UserEmail, UserEmailPreference, UserProviderCustomer
+from core.admin import link_column, ms_column
+
+
+class UserEmailInline(admin.TabularInline):
+    model = UserEmail
+    extra = 0
+    fields = ("email", "is_primary", "verified", "via")
+    readonly_fields = ("via",)
+
+
+class UserEmailPreferenceInline(admin.TabularInline):
+    model = UserEmailPreference
+    extra = 0
+    fields = ("email_type", "subscribed")
+
+
+class MembershipInline(admin.TabularInline):
+    model = User.memberships.rel.related_model
+    fk_name = "user"
+    extra = 0
+    fields = ("tenant", "role")
+    readonly_fields = ("tenant",)
+    show_change_link = True
+    verbose_name_plural = "organizations"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = (
+        "username",
+        "primary_email",
+        "full_name",
+        "role",
+        "status",
+        "created_at_display",
+        "deleted_at_display",
+    )
+    list_filter = ("role", "status", ("deleted_at", admin.EmptyFieldListFilter))
+    search_fields = ("username", "first_name", "last_name", "emails__email")
+    ordering = ("-created_at",)
+    readonly_fields = ("id", "last_login", "created_at_display", "updated_at_display", "deleted_at_display")
+    fieldsets = (
+        (None, {"fields": ("id", "username", "first_name", "last_name", "avatar_url")}),
+        ("Access", {"fields": ("role", "status", "last_login")}),
+        ("Timestamps", {"fields": ("created_at_display", "updated_at_display", "deleted_at_display")}),
+    )
+    inlines = [UserEmailInline, UserEmailPreferenceInline, MembershipInline]
+    change_password_form = AdminPasswordChangeForm
+
+    created_at_display = ms_column("created_at", "created")
+    updated_at_display = ms_column("updated_at", "updated")
+    deleted_at_display = ms_column("deleted_at", "deleted")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("emails")
+
+    @admin.display(description="primary email")
+    def primary_email(self, obj):
+        return obj.email
+
+    @admin.display(description="name")
+    def full_name(self, obj):
+        return f"{obj.first_name} {obj.last_name}".strip()
+
+
+@admin.register(UserEmail)
+class UserEmailAdmin(admin.ModelAdmin):
+    list_display = ("email", "user_link", "is_primary", "verified", "via", "created_at_display")
+    list_filter = ("is_primary", "verified", "via")
+    search_fields = ("email", "user__username")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    readonly_fields = ("created_at_display", "updated_at_display")
+
+    user_link = link_column("user")
+    created_at_display = ms_column("created_at", "created")
+    updated_at_display = ms_column("updated_at", "updated")
+
+
+@admin.register(UserProviderCustomer)
+class UserProviderCustomerAdmin(admin.ModelAdmin):
+    list_display = ("customer_id", "provider", "user_link", "user_email_link", "created_at_display")
+    list_filter = ("provider",)
+    search_fields = ("customer_id", "user__username", "user_email__email")
+    list_select_related = ("user", "user_email")
+    raw_id_fields = ("user", "user_email")
+    readonly_fields = ("created_at_display",)
+
+    user_link = link_column("user")
+    user_email_link = link_column("user_email", "email")
+    created_at_display = ms_column("created_at", "created")
+
+
+@admin.register(UserEmailPreference)
+class UserEmailPreferenceAdmin(admin.ModelAdmin):
+    list_display = ("user_link", "email_type", "subscribed", "updated_at_display")
+    list_filter = ("email_type", "subscribed")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+
+    user_link = link_column("user")
+    updated_at_display = ms_column("updated_at", "updated")

@@ -1,0 +1,34 @@
+from django.contrib.auth.backends import ModelBackend
+
+from accounts.models import User, normalize_email
+
+
+class EmailOrUsernameBackend(ModelBackend):
+    """Sign in with the username or any *verified* email, case-insensitively.
+
+    Soft-deleted and disabled users never authenticate (`is_active` is derived
+    from both), and every lookup also runs the password hasher so that timing
+    does not reveal which accounts exist.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if not username or password is None:
+            return None
+        user = self._find(username)
+        if user is None:
+            User().set_password(password)
+            return None
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        return None
+
+    @staticmethod
+    def _find(identifier: str) -> User | None:
+        alive = User.objects.alive()
+        if "@" in identifier:
+            return alive.filter(emails__email=normalize_email(identifier), emails__verified=True).first()
+        return alive.filter(username__iexact=identifier.strip()).first()
+
+    def get_user(self, user_id):
+        user = User.objects.alive().filter(pk=user_id).first()
+        return user if user and self.user_can_authenticate(user) else None

@@ -1,0 +1,59 @@
+"""API plumbing shared by every app: one error shape, one pagination."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import ApplicationError
+
+
+def _first_code(codes) -> str:
+    if isinstance(codes, dict):
+        return _first_code(next(iter(codes.values()), "invalid"))
+    if isinstance(codes, list):
+        return _first_code(codes[0]) if codes else "invalid"
+    return str(codes)
+
+
+def exception_handler(exc, context):
+    """Every API error is `{"code": "...", "detail": "..."}` (+ `errors` per field)."""
+    if isinstance(exc, ApplicationError):
+        body = {"code": exc.code, "detail": exc.detail}
+        if exc.field:
+            body["errors"] = {exc.field: [exc.detail]}
+        return Response(body, status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        first_field, first_messages = next(iter(errors.items()), ("", ["Invalid input."]))
+        message = first_messages[0] if isinstance(first_messages, list) and first_messages else str(first_messages)
+        response.data = {
+            "code": _first_code(exc.get_codes()),
+            "detail": f"{first_field}: {message}" if first_field != "non_field_errors" else str(message),
+            "errors": errors,
+        }
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        response.data = {"code": _first_code(code), "detail": str(detail)}
+    return response
+
+
+class Pagination(CursorPagination):
+    """Cursor pagination: stable under inserts, constant cost deep into history."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    ordering = "-created_at"

@@ -1,0 +1,147 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from core.models import CreatedModel, TimestampedModel
+
+
+class CreditMode(models.TextChoices):
+    FREE = "free", "Free plan"
+    SUBSCRIPTION = "subscription", "Subscription"
+    ONE_TIME_CREDITS = "one_time:credits", "Credit pack"
+    # Added to the spec's list (docs/data-model.md): lifetime deals and staff grants.
+    ONE_TIME_LIFETIME = "one_time:lifetime", "Lifetime deal"
+    GRANT = "grant", "Staff grant"
+
+
+class TransactionType(models.TextChoices):
+    """Ledger row types; amounts are signed (additions +, deductions -)."""
+
+    ADD_PURCHASE = "add:purchase", "Purchase"
+    ADD_SUBSCRIPTION = "add:subscription", "Subscription credits"
+    ADD_FREE = "add:free", "Free credits"
+    ADD_GRANT = "add:grant", "Staff grant"
+    DEDUCT = "deduct", "Consumption"
+    DEDUCT_OVERDRAFT = "deduct:overdraft", "Consumption on overdraft"
+    # Repayment of an overdraft out of a new grant: the grant side (negative)
+    # and the overdraft side (positive) are two rows of one transaction.
+    DEDUCT_REPAY = "deduct:repay", "Overdraft repaid from grant"
+    ADD_REPAY = "add:repay", "Overdraft settled"
+    EXPIRE = "expire", "Expired"
+    REVERSE = "reverse", "Reversed (refund)"
+
+
+class CreditQuerySet(models.QuerySet):
+    def for_tenant(self, tenant):
+        return self.filter(tenant=tenant)
+
+    def usable(self, *, at_ms: int):
+        """Grants that count now: effective, unexpired, with credits left."""
+        return self.filter(remaining_credits__gt=0, effective_at__lte=at_ms).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=at_ms)
+        )
+
+    def in_consumption_order(self):
+        # priority DESC, soonest expiry first (never-expiring last), then
+        # effective_at, created_at, id: DESIGN.md's order, total and stable.
+        return self.order_by(
+            F("priority").desc(),
+            F("expires_at").asc(nulls_last=True),
+            "effective_at",
+            "created_at",
+            "id",
+        )
+
+
+class Credit(CreatedModel):
+    """A grant of credits to an organization (the wallet)."""
+
+    provider = models.CharField(max_length=50, default="stripe")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_grants")
+    tenant = models.ForeignKey("organizations.Tenant", on_delete=models.PROTECT, related_name="credits")
+    plan_id = models.CharField(max_length=255, blank=True, default="")
+    mode = models.CharField(max_length=100, choices=CreditMode.choices)
+    total_credits = models.BigIntegerField()
+    remaining_credits = models.BigIntegerField()
+    amount = models.IntegerField(default=0)
+    currency = models.CharField(max_length=10, default="usd")
+    priority = models.IntegerField(default=50)
+    source_type = models.CharField(max_length=100, blank=True, default="")
+    source_id = models.CharField(max_length=255)
+    provider_price_id = models.CharField(max_length=255, blank=True, default="")
+    provider_customer_id = models.CharField(max_length=255, blank=True, default="")
+    expires_at = models.BigIntegerField(null=True, blank=True)
+    effective_at = models.BigIntegerField()
+    raw_data = models.JSONField(default=dict, blank=True)
+
+    objects = CreditQuerySet.as_manager()
+
+    class Meta:
+        db_table = "credits"
+        constraints = [
+            # Idempotency of grants: the same source granted twice is one grant.
+            models.UniqueConstraint(fields=["user", "source_id"], name="credits_user_source_uniq"),
+            models.CheckConstraint(
+                condition=Q(remaining_credits__gte=0) & Q(remaining_credits__lte=F("total_credits")),
+                name="credits_remaining_within_total",
+            ),
+            models.CheckConstraint(condition=Q(mode__in=CreditMode.values), name="credits_mode_valid"),
+        ]
+        indexes = [
+            # The consumption scan: one tenant's grants that still hold credits.
+            models.Index(
+                "tenant",
+                F("priority").desc(),
+                "expires_at",
+                "effective_at",
+                "created_at",
+                "id",
+                condition=Q(remaining_credits__gt=0),
+                name="credits_consumption_idx",
+            ),
+            # expire_credits: expired grants that still hold credits.
+            models.Index(fields=["expires_at"], condition=Q(remaining_credits__gt=0), name="credits_expiry_idx"),
+            models.Index(fields=["source_id"], name="credits_source_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.mode} {self.remaining_credits}/{self.total_credits}"
+
+
+class CreditTransaction(CreatedModel):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_transactions")
+    tenant = models.ForeignKey("organizations.Tenant", on_delete=models.PROTECT, related_name="credit_transactions")
+    credit = models.ForeignKey(Credit, on_delete=models.PROTECT, null=True, blank=True, related_name="transactions")
+    credits = models.IntegerField()
+    type = models.CharField(max_length=50, choices=TransactionType.choices)
+    description = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "credit_transactions"
+        constraints = [
+            models.CheckConstraint(condition=Q(type__in=TransactionType.values), name="credit_transactions_type_valid"),
+        ]
+        indexes = [
+            models.Index("tenant", F("created_at").desc(), name="credit_tx_tenant_created_idx"),
+            models.Index("tenant", "user", F("created_at").desc(), name="credit_tx_tenant_user_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.credits:+d}"
+
+
+class CreditOverdraft(TimestampedModel):
+    """What an organization owes: one row per organization, `credits` >= 0."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    tenant = models.OneToOneField("organizations.Tenant", on_delete=models.PROTECT, related_name="overdraft")
+    credits = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "credit_overdrafts"
+        constraints = [
+            models.CheckConstraint(condition=Q(credits__gte=0), name="credit_overdrafts_credits_gte_0"),
+        ]
+
+    def __str__(self):
+        return f"owes {self.credits}"

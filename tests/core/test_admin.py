@@ -1,0 +1,109 @@
+"""Every Keel model has a working admin: list, search, change page; members are kept out."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+KEEL_APPS = {"accounts", "organizations", "credits", "billing"}
+KEEL_MODELS = [model for model in admin.site._registry if model._meta.app_label in KEEL_APPS]
+
+
+@pytest.fixture
+def staff_client(client):
+    owner = factories.UserFactory(role="owner")
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def one_of_everything():
+    tenant = factories.TenantFactory()
+    factories.TenantMemberFactory(tenant=tenant)
+    factories.TenantInvitationFactory(tenant=tenant)
+    factories.TenantMemberCreditLimitFactory(tenant=tenant)
+    factories.UserProviderCustomerFactory(user=tenant.owner)
+    factories.UserEmailPreferenceFactory(user=tenant.owner)
+    factories.CreditTransactionFactory(credit=factories.CreditFactory(tenant=tenant, raw_data={"id": "cs_1"}))
+    factories.CreditOverdraftFactory(tenant=tenant)
+    factories.SubscriptionFactory(tenant=tenant, raw_data={"id": "sub_1", "items": {"data": []}})
+    factories.InvoiceFactory(tenant=tenant)
+    factories.LifetimeFactory(tenant=tenant)
+    factories.PriceFactory()
+
+
+def test_every_keel_model_is_registered():
+    from django.apps import apps
+
+    models = {m for m in apps.get_models() if m._meta.app_label in KEEL_APPS}
+    assert models == set(KEEL_MODELS)
+
+
+@pytest.mark.parametrize("model", KEEL_MODELS, ids=lambda m: m._meta.label)
+def test_changelist_search_and_change_page_render(staff_client, one_of_everything, model):
+    meta = model._meta
+    changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+
+    assert staff_client.get(changelist).status_code == 200
+    assert staff_client.get(changelist, {"q": "example"}).status_code == 200
+    obj = model.objects.first()
+    change = staff_client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk]))
+    assert change.status_code == 200
+
+
+def test_epoch_columns_show_as_dates_and_raw_data_is_readable(staff_client):
+    subscription = factories.SubscriptionFactory(current_period_end=1_767_225_600_000, raw_data={"id": "sub_XYZ"})
+    url = reverse("admin:billing_subscription_change", args=[subscription.pk])
+
+    page = staff_client.get(url).content.decode()
+
+    assert "2026-01-01 00:00:00 UTC" in page
+    assert "&quot;id&quot;: &quot;sub_XYZ&quot;" in page
+    assert 'name="raw_data"' not in page  # shown, not editable
+
+
+def test_list_links_to_the_related_row_in_one_click(staff_client):
+    grant = factories.CreditFactory()
+    page = staff_client.get(reverse("admin:credits_credit_changelist")).content.decode()
+    assert reverse("admin:organizations_tenant_change", args=[grant.tenant.pk]) in page
+
+
+def test_a_member_cannot_reach_the_admin(client):
+    client.force_login(factories.UserFactory(role="member"))
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert reverse("admin:login") in response.url
+
+
+def test_an_owner_signs_in_to_the_admin_with_a_password(client):
+    factories.UserFactory(username="boss", role="owner")
+    response = client.post(
+        reverse("admin:login"),
+        {"username": "BOSS", "password": factories.DEFAULT_PASSWORD, "next": "/admin/"},
+    )
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.parametrize("kwargs", [{"status": "disabled"}, {"deleted_at": 1}])
+def test_disabled_and_deleted_users_cannot_sign_in(client, kwargs):
+    factories.UserFactory(username="gone", role="owner", **kwargs)
+    response = client.post(reverse("admin:login"), {"username": "gone", "password": factories.DEFAULT_PASSWORD})
+    assert response.status_code == 200  # form redisplayed with an error
+    assert not response.wsgi_request.user.is_authenticated
+
+
+def test_sign_in_with_a_verified_email_but_not_an_unverified_one(client):
+    user = factories.UserFactory(username="ada", role="owner", email="ada@example.com")
+    factories.UserEmailFactory(user=user, email="ada.unverified@example.com", verified=False)
+
+    ok = client.post(reverse("admin:login"), {"username": "ADA@example.com", "password": factories.DEFAULT_PASSWORD})
+    assert ok.status_code == 302
+    client.logout()
+    refused = client.post(
+        reverse("admin:login"), {"username": "ada.unverified@example.com", "password": factories.DEFAULT_PASSWORD}
+    )
+    assert refused.status_code == 200

@@ -1,0 +1,34 @@
+import pytest
+
+
+@pytest.mark.django_db
+def test_home_page_renders(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b"Keel" in response.content
+
+
+@pytest.mark.django_db
+def test_healthz_touches_the_database(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_rerunnable_and_prints_the_password():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from billing.models import Price
+    from organizations.models import Tenant
+
+    out = StringIO()
+    call_command("seed_demo", password="first-password-1", stdout=out)
+    call_command("seed_demo", password="second-password-2", stdout=out)
+
+    assert "second-password-2" in out.getvalue()
+    assert Tenant.objects.filter(slug="demo").count() == 1
+    assert Price.objects.filter(active=True).count() == 4
+    from django.contrib.auth import authenticate
+
+    assert authenticate(username="demo", password="second-password-2").is_staff
