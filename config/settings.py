@@ -158,6 +158,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Sign-up calls these, in order, inside the sign-up transaction, each as
+# `hook(user=user)`. They live in apps above `accounts` (which cannot import
+# them), so they are named here rather than imported.
+KEEL_SIGNUP_HOOKS = [
+    "organizations.services.tenant_create_default",
+]
+
 # Credits
 FREE_PLAN_CREDITS = env.int("FREE_PLAN_CREDITS", default=100)
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)

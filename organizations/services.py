@@ -21,3 +21,9 @@ def tenant_create(*, owner: User, name: str, slug: str | None = None, is_default
     TenantMember.objects.create(tenant=tenant, user=owner, role=MemberRole.OWNER)
     TenantMemberCreditLimit.objects.create(tenant=tenant, user=owner)
     return tenant
+
+
+def tenant_create_default(*, user: User) -> Tenant:
+    """Sign-up hook: the user's personal default organization."""
+    name = f"{user.first_name}'s organization" if user.first_name else f"{user.username}'s organization"
+    return tenant_create(owner=user, name=name, is_default=True)

@@ -1,0 +1,9 @@
+"""Everything under /api/v1/: each app contributes its `api_urls.urlpatterns`."""
+
+from django.urls import include, path  # noqa: F401  (apps add their routes)
+
+urlpatterns: list = [
+    # path("", include("accounts.api_urls")),
+    # path("", include("organizations.api_urls")),
+    # path("", include("credits.api_urls")),
+]
