@@ -1,0 +1,124 @@
+"""The sandbox's state: every object by id, in creation order, behind one lock, and the
+events each state change produces."""
+
+import copy
+import itertools
+import json
+import secrets
+import string
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from . import errors
+from .objects import new_account, new_event
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+# Stripe's ids are prefix + random; some prefixes are shorter by habit.
+_ID_LENGTHS = {"cus": 14, "prod": 14, "si": 14, "cs_test": 58}
+
+NO_REQUEST = {"id": None, "idempotency_key": None}
+
+
+class Store:
+    def __init__(self, *, account_id: str, api_version: str):
+        self.lock = threading.RLock()
+        self.account_id = account_id
+        self.api_version = api_version
+        # Called with (event, endpoint, payload) for every delivery an event needs.
+        self.on_delivery: Callable[[dict, dict, str], None] | None = None
+        self.portal_configuration_id = "bpc_" + account_id.removeprefix("acct_")
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.objects: dict[str, dict] = {}
+            self._position: dict[str, int] = {}
+            self._sequence = itertools.count()
+            # Per checkout session: its line item ids and the subscription_data /
+            # payment_intent_data it was created with, which Stripe never shows on the session.
+            self.checkout_details: dict[str, dict] = {}
+            self.webhook_secrets: dict[str, str] = {}
+            self.idempotent_responses: OrderedDict[tuple[str, str], dict] = OrderedDict()
+            new_account(self)
+
+    def now(self) -> int:
+        return int(time.time())
+
+    def new_id(self, prefix: str) -> str:
+        length = _ID_LENGTHS.get(prefix, 24)
+        while True:
+            candidate = f"{prefix}_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+            if candidate not in self.objects:
+                return candidate
+
+    def add(self, obj: dict) -> dict:
+        self.objects[obj["id"]] = obj
+        self._position[obj["id"]] = next(self._sequence)
+        return obj
+
+    def find(self, object_id: str, kind: str | None = None) -> dict | None:
+        obj = self.objects.get(object_id) if isinstance(object_id, str) else None
+        if obj is None or (kind is not None and obj.get("object") != kind):
+            return None
+        return obj
+
+    def get(self, object_id: str, kind: str, *, param: str = "id", status: int = 404) -> dict:
+        obj = self.find(object_id, kind)
+        if obj is None:
+            raise errors.no_such(kind, object_id, param, status)
+        return obj
+
+    def all(self, kind: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
+        """Objects of `kind`, newest first (Stripe's list order)."""
+        found = [obj for obj in self.objects.values() if obj.get("object") == kind and (where is None or where(obj))]
+        return sorted(found, key=lambda obj: self._position[obj["id"]], reverse=True)
+
+    def remove(self, object_id: str) -> None:
+        self.objects.pop(object_id, None)
+        self._position.pop(object_id, None)
+
+    def emit(self, event_type: str, obj: dict, request: dict | None, previous: dict | None = None) -> dict:
+        endpoints = [
+            endpoint
+            for endpoint in self.all("webhook_endpoint")
+            if endpoint["status"] == "enabled"
+            and ("*" in endpoint["enabled_events"] or event_type in endpoint["enabled_events"])
+        ]
+        event = self.add(new_event(self, event_type, obj, request or NO_REQUEST, previous, len(endpoints)))
+        if self.on_delivery:
+            for endpoint in reversed(endpoints):  # oldest endpoint first
+                payload = json.dumps(dict(event, api_version=endpoint["api_version"] or event["api_version"]), indent=2)
+                self.on_delivery(event, endpoint, payload)
+        return event
+
+    @contextmanager
+    def updating(self, obj: dict, event_type: str, request: dict | None) -> Iterator[dict]:
+        """Emit `event_type` with Stripe's `previous_attributes` if the block changed `obj`."""
+        before = copy.deepcopy(obj)
+        yield obj
+        previous = previous_attributes(before, obj)
+        if previous:
+            self.emit(event_type, obj, request, previous)
+
+    def webhook_delivered(self, event_id: str) -> None:
+        with self.lock:
+            event = self.objects.get(event_id)
+            if event is not None and event["pending_webhooks"] > 0:
+                event["pending_webhooks"] -= 1
+
+
+def previous_attributes(before: dict, after: dict) -> dict:
+    """The old values of what changed; nested hashes (metadata, ...) show only their changed keys."""
+    previous = {}
+    for key in before.keys() | after.keys():
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict) and old.get("object") != "list":
+            previous[key] = previous_attributes(old, new)
+        else:
+            previous[key] = old
+    return previous

@@ -1,0 +1,173 @@
+"""dj-stripe 2.11 syncs every object the sandbox serves and accepts its signed webhooks."""
+
+import uuid
+
+import pytest
+import stripe
+from django.core.management import call_command
+from djstripe import models as djstripe
+
+from stripe_sandbox.testing import TEST_API_KEY
+
+
+@pytest.fixture
+def djstripe_keys(settings, stripe_sandbox):
+    """dj-stripe takes its key from settings; the `stripe` module already points at the sandbox."""
+    settings.STRIPE_LIVE_MODE = False
+    settings.STRIPE_TEST_SECRET_KEY = TEST_API_KEY
+
+
+@pytest.fixture
+def billing_history(stripe_sandbox, subscription):
+    """A paid first invoice, a refunded part of it, a declined renewal and a paid credit pack."""
+    first_charge = stripe.Charge.list(customer=subscription.customer).data[0]
+    refund = stripe.Refund.create(charge=first_charge.id, amount=700)
+    stripe_sandbox.set_card_declines(subscription.customer)
+    stripe_sandbox.advance_subscription(subscription.id)
+    return {"subscription": stripe.Subscription.retrieve(subscription.id), "charge": first_charge, "refund": refund}
+
+
+def dj_stripe_retrieve(model, object_id: str):
+    """What dj-stripe's webhook handlers do: retrieve with the model's `expand_fields`."""
+    return model(id=object_id).api_retrieve()
+
+
+@pytest.mark.django_db
+def test_the_sync_models_command_syncs_every_kind_of_sandbox_object(djstripe_keys, billing_history):
+    subscription = billing_history["subscription"]
+
+    call_command(
+        "djstripe_sync_models",
+        *("Account", "Customer", "PaymentMethod", "Product", "Price", "Session", "Subscription"),
+        *("SubscriptionItem", "Invoice", "LineItem", "PaymentIntent", "Charge", "Refund", "BalanceTransaction"),
+        *("Event", "WebhookEndpoint"),
+        fail_on_error=True,
+    )
+
+    account = djstripe.Account.objects.get()
+    assert account.id == stripe.Account.retrieve().id
+    customer = djstripe.Customer.objects.get(id=subscription.customer)
+    assert customer.email == "ada@example.com"
+    assert customer.djstripe_owner_account == account
+    assert {p.name for p in djstripe.Product.objects.all()} == {"Pro", "1,000 credits"}
+    monthly = djstripe.Price.objects.get(id=subscription["items"]["data"][0]["price"]["id"])
+    assert (monthly.product.name, monthly.unit_amount, monthly.recurring["interval"]) == ("Pro", 2000, "month")
+    synced_subscription = djstripe.Subscription.objects.get(id=subscription.id)
+    assert (synced_subscription.customer, synced_subscription.status) == (customer, "past_due")
+    assert synced_subscription.items.get().price == monthly
+    session = djstripe.Session.objects.get()
+    assert (session.customer, session.subscription) == (customer, synced_subscription)
+    invoices = djstripe.Invoice.objects.filter(customer=customer)
+    assert sorted(i.billing_reason for i in invoices) == ["subscription_create", "subscription_cycle"]
+    # dj-stripe links a line to its subscription item through the pre-2025 `subscription_item`
+    # field; current API versions carry it in `parent.subscription_item_details` only.
+    line = djstripe.LineItem.objects.get(stripe_data__invoice=subscription.latest_invoice)
+    assert line.subscription == synced_subscription
+    charges = djstripe.Charge.objects.filter(customer=customer)
+    assert sorted(c.status for c in charges) == ["failed", "succeeded"]
+    refund = djstripe.Refund.objects.get(id=billing_history["refund"].id)
+    assert (refund.charge.id, refund.amount) == (billing_history["charge"].id, 700)
+    assert djstripe.PaymentIntent.objects.filter(customer=customer).count() == 2
+    assert djstripe.PaymentMethod.objects.filter(customer=customer).count() == 2
+    assert djstripe.BalanceTransaction.objects.filter(type="refund").get().amount == -700
+    assert djstripe.Event.objects.count() == len(list(stripe.Event.list().auto_paging_iter()))
+
+
+@pytest.mark.django_db
+def test_each_model_syncs_from_what_dj_stripe_retrieves(djstripe_keys, billing_history):
+    subscription = billing_history["subscription"]
+    invoice = stripe.Invoice.retrieve(subscription.latest_invoice)
+    payment = stripe.InvoicePayment.list(invoice=invoice.id).data[0]
+    session = stripe.checkout.Session.list().data[0]
+
+    synced = {
+        model: model.sync_from_stripe_data(dj_stripe_retrieve(model, object_id))
+        for model, object_id in [
+            (djstripe.Customer, subscription.customer),
+            (djstripe.Product, subscription["items"]["data"][0]["price"]["product"]),
+            (djstripe.Price, subscription["items"]["data"][0]["price"]["id"]),
+            (djstripe.Session, session.id),
+            (djstripe.Subscription, subscription.id),
+            (djstripe.Invoice, invoice.id),
+            (djstripe.PaymentIntent, payment.payment.payment_intent),
+            (djstripe.Charge, billing_history["charge"].id),
+            (djstripe.Refund, billing_history["refund"].id),
+            (djstripe.Event, stripe.Event.list(limit=1).data[0].id),
+        ]
+    }
+    synced[djstripe.Account] = djstripe.Account.sync_from_stripe_data(stripe.Account.retrieve())
+
+    assert synced[djstripe.Account].id == stripe.Account.retrieve().id
+    assert synced[djstripe.Customer].email == "ada@example.com"
+    assert synced[djstripe.Price].product == synced[djstripe.Product]
+    assert synced[djstripe.Session].stripe_data["line_items"]["data"][0]["price"]["id"] == synced[djstripe.Price].id
+    assert synced[djstripe.Subscription].status == "past_due"
+    assert synced[djstripe.Invoice].status == "open"
+    assert djstripe.LineItem.objects.get(id=invoice.lines.data[0].id).subscription == synced[djstripe.Subscription]
+    assert synced[djstripe.PaymentIntent].stripe_data["status"] == "requires_payment_method"
+    assert synced[djstripe.Charge].refunds.get() == synced[djstripe.Refund]
+    assert synced[djstripe.Charge].balance_transaction.amount == 2000
+    assert synced[djstripe.Event].type == "customer.subscription.updated"
+    assert all(obj.djstripe_owner_account == synced[djstripe.Account] for obj in synced.values() if obj is not None)
+
+
+def dj_stripe_endpoint(url_base: str) -> tuple[djstripe.WebhookEndpoint, str]:
+    """An endpoint created in the sandbox and synced into dj-stripe, as the dj-stripe admin
+    does: the uuid in the URL travels in the metadata, the secret in the create response."""
+    endpoint_uuid = uuid.uuid4()
+    created = stripe.WebhookEndpoint.create(
+        url=f"{url_base}/stripe/webhook/{endpoint_uuid}/",
+        enabled_events=["*"],
+        metadata={"djstripe_uuid": str(endpoint_uuid)},
+    )
+    endpoint = djstripe.WebhookEndpoint.sync_from_stripe_data(created)
+    assert (endpoint.djstripe_uuid, endpoint.secret) == (endpoint_uuid, created.secret)
+    return endpoint, created.secret
+
+
+@pytest.mark.django_db
+def test_dj_stripes_webhook_view_accepts_the_sandboxs_signature(djstripe_keys, client, webhook_receiver):
+    # The sandbox sends the endpoint's events to the receiver; the test replays them to Django.
+    endpoint, _ = dj_stripe_endpoint(webhook_receiver.url)
+    customer = stripe.Customer.create(email="hook@example.com")
+    [delivery] = webhook_receiver.wait_for(1)
+    url = f"/stripe/webhook/{endpoint.djstripe_uuid}/"
+
+    accepted = client.post(
+        url, delivery.body, content_type="application/json", HTTP_STRIPE_SIGNATURE=delivery.headers["Stripe-Signature"]
+    )
+    forged = client.post(
+        url,
+        delivery.body.replace("hook@", "evil@"),
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=delivery.headers["Stripe-Signature"],
+    )
+
+    assert accepted.status_code == 200
+    assert forged.status_code == 400
+    trigger = djstripe.WebhookEventTrigger.objects.get(valid=True)
+    assert (trigger.processed, trigger.event.type) == (True, "customer.created")
+    assert djstripe.Customer.objects.get(id=customer.id).email == "hook@example.com"
+    assert djstripe.WebhookEventTrigger.objects.filter(valid=False).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_checkout_delivered_to_a_live_site_is_processed_by_dj_stripe(
+    djstripe_keys, stripe_sandbox, live_server, catalog, customer
+):
+    dj_stripe_endpoint(live_server.url)
+    session = stripe.checkout.Session.create(
+        mode="subscription", customer=customer.id, line_items=[{"price": catalog.monthly.id, "quantity": 1}]
+    )
+
+    stripe_sandbox.complete_checkout(session.id)
+    stripe_sandbox.wait_for_deliveries(timeout=20)
+
+    deliveries = stripe_sandbox.deliveries()
+    assert len(deliveries) == 12
+    assert {d["state"] for d in deliveries} == {"succeeded"}
+    assert djstripe.WebhookEventTrigger.objects.filter(valid=True, processed=True).count() == 12
+    subscription = djstripe.Subscription.objects.get(customer__id=customer.id)
+    assert subscription.status == "active"
+    assert djstripe.Session.objects.get(id=session.id).stripe_data["status"] == "complete"
+    assert djstripe.Invoice.objects.get(customer__id=customer.id).stripe_data["status"] == "paid"
