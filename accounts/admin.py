@@ -1,7 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.forms import AdminPasswordChangeForm
 
-from accounts.models import User, UserEmail, UserEmailPreference, UserProviderCustomer
+from accounts.models import User, UserEmail, UserEmailPreference, UserProviderCustomer, UserStatus
+from accounts.services import user_set_status
 from core.admin import link_column, ms_column
 
 
@@ -45,7 +46,16 @@ class UserAdmin(admin.ModelAdmin):
     list_filter = ("role", "status", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("username", "first_name", "last_name", "emails__email")
     ordering = ("-created_at",)
-    readonly_fields = ("id", "last_login", "created_at_display", "updated_at_display", "deleted_at_display")
+    # Status changes go through the actions (the service), not the form.
+    readonly_fields = (
+        "id",
+        "status",
+        "last_login",
+        "created_at_display",
+        "updated_at_display",
+        "deleted_at_display",
+    )
+    actions = ["disable_users", "enable_users"]
     fieldsets = (
         (None, {"fields": ("id", "username", "first_name", "last_name", "avatar_url")}),
         ("Access", {"fields": ("role", "status", "last_login")}),
@@ -68,6 +78,20 @@ class UserAdmin(admin.ModelAdmin):
     @admin.display(description="name")
     def full_name(self, obj):
         return f"{obj.first_name} {obj.last_name}".strip()
+
+    def _set_status(self, request, queryset, status: str, verb: str) -> None:
+        changed = sum(user_set_status(user=user, status=status) for user in queryset)
+        self.message_user(request, f"{verb} {changed} user(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable selected users (signs them out everywhere, at once)")
+    def disable_users(self, request, queryset):
+        if queryset.filter(pk=request.user.pk).exists():
+            self.message_user(request, "You cannot disable your own account; it was left out.", messages.WARNING)
+        self._set_status(request, queryset.exclude(pk=request.user.pk), UserStatus.DISABLED, "Disabled")
+
+    @admin.action(description="Enable selected users")
+    def enable_users(self, request, queryset):
+        self._set_status(request, queryset, UserStatus.ACTIVE, "Enabled")
 
 
 @admin.register(UserEmail)

@@ -1,6 +1,21 @@
+from axes.backends import AxesStandaloneBackend
 from django.contrib.auth.backends import ModelBackend
 
 from accounts.models import User, normalize_email
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout check, first in AUTHENTICATION_BACKENDS.
+
+    Axes refuses calls without a request; `authenticate()` from a shell or a
+    management command has none and cannot be brute-forced over HTTP, so it is
+    let through to the password check.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
 
 
 class EmailOrUsernameBackend(ModelBackend):

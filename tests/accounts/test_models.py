@@ -80,9 +80,7 @@ def test_disabled_and_deleted_users_are_not_active():
 def test_createsuperuser_makes_a_system_owner_with_argon2(django_user_model):
     from django.core.management import call_command
 
-    call_command(
-        "createsuperuser", interactive=False, username="root", email="root@example.com", verbosity=0
-    )
+    call_command("createsuperuser", interactive=False, username="root", email="root@example.com", verbosity=0)
     user = User.objects.get(username="root")
     assert user.role == "owner"
     assert user.is_staff and user.is_superuser

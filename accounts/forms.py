@@ -1,0 +1,127 @@
+"""HTML forms: they check the shape of the input; the services check the rules."""
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from accounts.models import EmailType
+from core.errors import ApplicationError
+
+PASSWORD_HELP = "At least 12 characters; not a common password, not all digits, not like your username or email."
+
+
+def password_field(label: str, *, required: bool = True, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        strip=False,
+        required=required,
+        help_text=help_text,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+class ServiceErrorsMixin:
+    """Show an ApplicationError on its field, or above the form if it names none."""
+
+    def add_service_error(self, exc: ApplicationError) -> None:
+        field = exc.field if exc.field in self.fields else None
+        self.add_error(field, exc.detail)
+
+
+class SignupForm(ServiceErrorsMixin, forms.Form):
+    username = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username"}))
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password = password_field("Password", help_text=PASSWORD_HELP)
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form (it calls authenticate(request, ...), which axes guards)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": (
+            "Enter a correct username or verified email address, and password. The password is case-sensitive."
+        ),
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = "Username or email"
+        self.fields["username"].max_length = 254
+
+
+class PasswordChangeForm(ServiceErrorsMixin, forms.Form):
+    old_password = forms.CharField(
+        label="Current password",
+        strip=False,
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    new_password = password_field("New password", help_text=PASSWORD_HELP)
+
+    def __init__(self, *args, has_password: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if has_password:
+            self.fields["old_password"].required = True
+        else:
+            del self.fields["old_password"]
+
+
+class PasswordResetRequestForm(ServiceErrorsMixin, forms.Form):
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+
+class PasswordResetConfirmForm(ServiceErrorsMixin, forms.Form):
+    new_password = password_field("New password", help_text=PASSWORD_HELP)
+
+
+class ProfileForm(ServiceErrorsMixin, forms.Form):
+    username = forms.CharField(max_length=150)
+    first_name = forms.CharField(max_length=255, required=False)
+    last_name = forms.CharField(max_length=255, required=False)
+    avatar_url = forms.CharField(label="Avatar URL", required=False, max_length=2000)
+    avatar = forms.FileField(
+        label="…or upload an image",
+        required=False,
+        help_text="PNG, JPEG, GIF or WebP.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
+    )
+
+
+class EmailAddForm(ServiceErrorsMixin, forms.Form):
+    email = forms.EmailField(label="Add an email address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+
+class EmailPreferencesForm(forms.Form):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for email_type in EmailType:
+            self.fields[email_type.value] = forms.BooleanField(label=email_type.label, required=False)
+
+
+class DeleteAccountForm(ServiceErrorsMixin, forms.Form):
+    """Confirm with the password, or (an account without one) by typing the username."""
+
+    password = forms.CharField(
+        strip=False, required=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    confirm_username = forms.CharField(label="Type your username to confirm", required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if user.has_usable_password():
+            del self.fields["confirm_username"]
+            self.fields["password"].required = True
+        else:
+            del self.fields["password"]
+            self.fields["confirm_username"].required = True
+
+    def clean(self):
+        data = super().clean()
+        password = data.get("password")
+        if "password" in self.fields and password is not None and not self.user.check_password(password):
+            self.add_error("password", "Your password is incorrect.")
+        typed = data.get("confirm_username")
+        if "confirm_username" in self.fields and typed is not None and typed.strip() != self.user.username:
+            self.add_error("confirm_username", "This is not your username.")
+        return data

@@ -1,0 +1,99 @@
+"""Brute-force protection: the client IP, django-axes' hooks, and a cache-backed limiter.
+
+Sign-in is guarded by django-axes (settings `AXES_*`): the lockout key is the
+pair (account, client IP). Axes does not see password-reset requests, so those
+go through `rate_limit_hit`, a fixed-window counter in Django's cache.
+Cache keys and log lines carry hashes, never an address or a username.
+"""
+
+import hashlib
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+from accounts.models import User, normalize_email
+from core.errors import ApplicationError
+
+
+class RateLimited(ApplicationError):
+    code = "rate_limited"
+    status = 429
+    default_detail = "Too many attempts. Try again later."
+
+
+def client_ip(request) -> str | None:
+    """REMOTE_ADDR, or behind our own proxy the address it appended to X-Forwarded-For.
+
+    Only the last hop is trusted: earlier entries are whatever the client sent.
+    None when there is none (a request built in code, e.g. `force_login`): axes
+    stores the value in an IP column, so it must be an address or nothing.
+    """
+    if settings.SECURE_PROXY_SSL_HEADER:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1]
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:24]
+
+
+def account_key(identifier: str | None) -> str:
+    """One key per account, whatever the person typed: `ADA`, `ada`, `Ada@Example.com`.
+
+    Without this, case variants and each verified address would each get their
+    own allowance of failures.
+    """
+    identifier = (identifier or "").strip()
+    if not identifier:
+        return ""
+    alive = User.objects.alive()
+    if "@" in identifier:
+        user = alive.filter(emails__email=normalize_email(identifier), emails__verified=True).first()
+    else:
+        user = alive.filter(username__iexact=identifier).first()
+    return f"user:{user.pk.hex}" if user else f"name:{identifier.lower()}"
+
+
+def axes_username(request, credentials) -> str:
+    identifier = (credentials or {}).get("username")
+    if identifier is None:
+        identifier = getattr(request, "POST", {}).get("username")
+    return account_key(identifier)
+
+
+def axes_client_str(username, ip_address, user_agent, path_info, request) -> str:
+    # Axes logs this string on every failure: no username, address or IP in it.
+    if isinstance(path_info, (tuple, list)):
+        path_info = path_info[0] if path_info else ""
+    return f'{{account: "{_digest(username or "")}", path_info: "{path_info}"}}'
+
+
+def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int = 3600) -> int:
+    """Count one event for (scope, key); 0 if allowed, else seconds until the window resets."""
+    now = time.time()
+    window = int(now // window_seconds)
+    cache_key = f"rl:{scope}:{_digest(key)}:{window}"
+    cache.add(cache_key, 0, timeout=window_seconds)
+    try:
+        count = cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=window_seconds)
+        count = 1
+    if count <= limit:
+        return 0
+    return max(1, math.ceil((window + 1) * window_seconds - now))
+
+
+def rate_limit_check(*, checks: list[tuple[str, str, int]], window_seconds: int = 3600) -> None:
+    """Count every (scope, key, limit) check; raise `RateLimited` if any is over."""
+    wait = 0
+    for scope, key, limit in checks:
+        wait = max(wait, rate_limit_hit(scope=scope, key=key, limit=limit, window_seconds=window_seconds))
+    if wait:
+        minutes = max(1, math.ceil(wait / 60))
+        raise RateLimited(f"Too many requests. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")

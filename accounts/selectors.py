@@ -1,0 +1,50 @@
+"""Reads of the accounts app that more than one caller needs."""
+
+import uuid
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from accounts.models import EmailType, User, UserEmail, UserEmailPreference
+from core.errors import NotFound
+
+
+def user_emails_list(*, user: User) -> list[UserEmail]:
+    """The user's addresses, primary first."""
+    return list(UserEmail.objects.filter(user=user).order_by("-is_primary", "email"))
+
+
+def user_email_get(*, user: User, email_id) -> UserEmail:
+    """One of the user's own addresses; another user's (or a malformed id) is NotFound."""
+    try:
+        pk = uuid.UUID(str(email_id))
+    except ValueError:
+        raise NotFound() from None
+    user_email = UserEmail.objects.filter(user=user, pk=pk).first()
+    if user_email is None:
+        raise NotFound()
+    return user_email
+
+
+def user_has_verified_email(*, user: User) -> bool:
+    """Unverified users may sign in but not accept invitations or change their primary email."""
+    return UserEmail.objects.filter(user=user, verified=True).exists()
+
+
+def user_has_verified_address(*, user: User, email: str) -> bool:
+    return UserEmail.objects.filter(user=user, email=email.strip().lower(), verified=True).exists()
+
+
+def email_preferences_get(*, user: User) -> dict[str, bool]:
+    """Every email type with the user's choice; no row means subscribed."""
+    preferences = dict.fromkeys(EmailType.values, True)
+    preferences.update(UserEmailPreference.objects.filter(user=user).values_list("email_type", "subscribed"))
+    return preferences
+
+
+def user_delete_notices(*, user: User) -> list[str]:
+    """What deleting the account will do, from KEEL_ACCOUNT_DELETE_NOTICES, for the page."""
+    notices: list[str] = []
+    for path in settings.KEEL_ACCOUNT_DELETE_NOTICES:
+        notices.extend(import_string(path)(user=user) or [])
+    return notices

@@ -1,0 +1,54 @@
+"""API shapes of the accounts endpoints (input and output serializers)."""
+
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
+
+from accounts.models import SignupVia, SystemRole, UserEmail
+
+
+# Named "ApiError" in the schema: the shape every API error has (core.api.exception_handler).
+@extend_schema_serializer(component_name="ApiError")
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. `email_taken`, `last_email`.")
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    avatar_url = serializers.CharField(help_text="Absolute URL, or a path on this site for an uploaded image.")
+    email = serializers.CharField(help_text="The primary address.")
+    email_verified = serializers.BooleanField(help_text="Whether the account holds at least one verified address.")
+    has_password = serializers.BooleanField()
+    role = serializers.ChoiceField(choices=SystemRole.choices)
+    created_at = serializers.IntegerField(help_text="Epoch milliseconds.")
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    username = serializers.CharField(required=False, max_length=150)
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    avatar_url = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class UserEmailSerializer(serializers.ModelSerializer):
+    via = serializers.ChoiceField(choices=SignupVia.choices)
+
+    class Meta:
+        model = UserEmail
+        fields = ["id", "email", "is_primary", "verified", "via", "created_at"]
+
+
+class EmailAddSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+
+
+class EmailPreferencesSerializer(serializers.Serializer):
+    """Every email type, true = subscribed. PUT must send all of them."""
+
+    marketing = serializers.BooleanField()
+    product_updates = serializers.BooleanField()
+    payment_receipts = serializers.BooleanField()

@@ -1,0 +1,277 @@
+"""Users: creation, sign-up, profile, status, deletion."""
+
+import re
+import uuid
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.core.validators import URLValidator, validate_email
+from django.db import IntegrityError, transaction
+from django.utils.module_loading import import_string
+
+from accounts.emails import email_send
+from accounts.models import (
+    SignupVia,
+    User,
+    UserEmail,
+    UserEmailPreference,
+    UserStatus,
+    normalize_email,
+)
+from accounts.services.verification import email_verification_send
+from core.errors import ApplicationError, NotFound
+from core.time import now_ms
+
+# No "@": the sign-in field treats anything with an "@" as an email address.
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,149}$")
+DELETED_PREFIX = "deleted-"
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    email: str,
+    password: str | None,
+    email_verified: bool = False,
+    via: str = SignupVia.EMAIL_PASSWORD,
+    **fields,
+) -> User:
+    """Create a user and their primary email (no checks: callers validate).
+
+    Passwords are hashed with the first of PASSWORD_HASHERS (argon2); a user
+    created without one (Google sign-in) has an unusable password.
+    """
+    user = User(username=username.strip(), **fields)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    if email:
+        UserEmail.objects.create(
+            user=user, email=normalize_email(email), is_primary=True, verified=email_verified, via=via
+        )
+    return user
+
+
+def username_clean(username: str, *, exclude: User | None = None) -> str:
+    username = (username or "").strip()
+    if not USERNAME_RE.match(username) or username.lower().startswith(DELETED_PREFIX):
+        raise ApplicationError(
+            "Use 3 to 150 letters, digits, dots, dashes or underscores, starting with a letter or digit.",
+            code="invalid_username",
+            field="username",
+        )
+    taken = User.objects.filter(username__iexact=username)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    if taken.exists():
+        raise ApplicationError("This username is already taken.", code="username_taken", field="username")
+    return username
+
+
+def email_clean(email: str, *, field: str = "email") -> str:
+    """A syntactically valid address not verified by any account."""
+    email = normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ApplicationError("Enter a valid email address.", code="invalid_email", field=field) from None
+    if UserEmail.objects.filter(email=email, verified=True).exists():
+        raise ApplicationError(
+            "This email address is already in use by another account.", code="email_taken", field=field
+        )
+    return email
+
+
+def password_check(password: str, *, username: str, email: str = "", field: str = "password", **names) -> None:
+    """Django's validators (length >= 12, common passwords, similarity, numeric) as one domain error."""
+    # The similarity validator only reads attributes (and `_meta` for labels):
+    # an unsaved stand-in lets it compare against the email before it exists.
+    candidate = SimpleNamespace(_meta=User._meta, username=username, email=email, **names)
+    try:
+        validate_password(password, candidate)
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages), code="weak_password", field=field) from None
+
+
+def _run_hooks(paths: list[str], **kwargs) -> list:
+    return [import_string(path)(**kwargs) for path in paths]
+
+
+@transaction.atomic
+def user_signup(
+    *,
+    username: str,
+    email: str,
+    password: str | None,
+    via: str = SignupVia.EMAIL_PASSWORD,
+    email_verified: bool = False,
+    first_name: str = "",
+    last_name: str = "",
+    avatar_url: str = "",
+    next_url: str = "",
+) -> User:
+    """Create an account, then run every KEEL_SIGNUP_HOOKS, all or nothing.
+
+    The hooks (default organization, free credits) live in apps above
+    `accounts`, so they are named in settings and called as `hook(user=user)`.
+    An unverified address gets its verification mail once everything commits;
+    `next_url` rides along in the link (an invitation to accept, for instance).
+    """
+    username = username_clean(username)
+    email = email_clean(email)
+    if password is not None:
+        password_check(password, username=username, email=email, first_name=first_name, last_name=last_name)
+    try:
+        user = user_create(
+            username=username,
+            email=email,
+            password=password,
+            email_verified=email_verified,
+            via=via,
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+            avatar_url=avatar_url,
+        )
+    except IntegrityError:
+        # Lost a race with a concurrent sign-up: re-run the checks for the message.
+        username_clean(username)
+        email_clean(email)
+        raise
+    _run_hooks(settings.KEEL_SIGNUP_HOOKS, user=user)
+    if not email_verified:
+        email_verification_send(user_email=user.emails.get(is_primary=True), next_url=next_url)
+    return user
+
+
+def avatar_url_clean(value: str, *, current: str = "") -> str:
+    value = (value or "").strip()
+    if not value or value == current:
+        return value
+    try:
+        URLValidator(schemes=["https", "http"])(value)
+    except ValidationError:
+        raise ApplicationError(
+            "Enter a full http(s) URL to an image.", code="invalid_avatar", field="avatar_url"
+        ) from None
+    return value
+
+
+@transaction.atomic
+def user_update_profile(
+    *,
+    user: User,
+    username: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    avatar_url: str | None = None,
+) -> User:
+    """Change the given profile fields; fields left as None are untouched."""
+    changed = []
+    if username is not None and username.strip() != user.username:
+        user.username = username_clean(username, exclude=user)
+        changed.append("username")
+    for field, value in (("first_name", first_name), ("last_name", last_name)):
+        if value is not None:
+            if len(value.strip()) > 255:
+                raise ApplicationError("At most 255 characters.", code="invalid", field=field)
+            setattr(user, field, value.strip())
+            changed.append(field)
+    if avatar_url is not None:
+        user.avatar_url = avatar_url_clean(avatar_url, current=user.avatar_url)
+        changed.append("avatar_url")
+    if changed:
+        try:
+            with transaction.atomic():
+                user.save(update_fields=changed)
+        except IntegrityError:
+            raise ApplicationError("This username is already taken.", code="username_taken", field="username") from None
+    return user
+
+
+# Magic numbers of the image types an avatar may be; SVG is refused (it can carry script).
+_IMAGE_SIGNATURES = [
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+]
+
+
+def _image_extension(head: bytes) -> str | None:
+    for signature, extension in _IMAGE_SIGNATURES:
+        if head.startswith(signature):
+            return extension
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def user_avatar_upload(*, user: User, upload) -> User:
+    """Store an uploaded image through Django's storage API and point avatar_url at it."""
+    if upload.size > settings.AVATAR_MAX_BYTES:
+        limit_kb = settings.AVATAR_MAX_BYTES // 1024
+        raise ApplicationError(f"The image is larger than {limit_kb} KB.", code="invalid_avatar", field="avatar")
+    upload.seek(0)
+    extension = _image_extension(upload.read(16))
+    upload.seek(0)
+    if extension is None:
+        raise ApplicationError("Upload a PNG, JPEG, GIF or WebP image.", code="invalid_avatar", field="avatar")
+    name = default_storage.save(f"avatars/{user.pk.hex}/{uuid.uuid4().hex}.{extension}", upload)
+    user.avatar_url = default_storage.url(name)
+    user.save(update_fields=["avatar_url"])
+    return user
+
+
+def user_set_status(*, user: User, status: str) -> bool:
+    """Enable or disable an account; True if it changed.
+
+    A disabled user is locked out at once: the auth backend refuses to load
+    them for any existing session, and API authentication goes through it.
+    """
+    if status not in UserStatus.values:
+        raise ApplicationError("Unknown status.", code="invalid", field="status")
+    changed = (
+        User.objects.filter(pk=user.pk, deleted_at__isnull=True)
+        .exclude(status=status)
+        .update(status=status, updated_at=now_ms())
+    )
+    user.status = status
+    return bool(changed)
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """Soft-delete and anonymise an account; every session of it ends.
+
+    KEEL_ACCOUNT_DELETE_HOOKS run first, inside this transaction (organizations
+    the user solely owns are deleted or handed over there). Then the personal
+    data goes: names, avatar, emails (so the addresses can sign up again),
+    preferences; the username becomes `deleted-<hex>` and the password
+    unusable. Changing the password hash invalidates every session (Django
+    checks it on each request), and the backend refuses deleted users anyway.
+    """
+    locked = User.objects.select_for_update().filter(pk=user.pk, deleted_at__isnull=True).first()
+    if locked is None:
+        raise NotFound("This account does not exist.")
+    _run_hooks(settings.KEEL_ACCOUNT_DELETE_HOOKS, user=locked)
+
+    primary = UserEmail.objects.filter(user=locked, is_primary=True).first()
+    if primary is not None:
+        email_send(to=primary.email, template="account_deleted", context={"username": locked.username})
+    UserEmail.objects.filter(user=locked).delete()
+    UserEmailPreference.objects.filter(user=locked).delete()
+
+    locked.username = f"{DELETED_PREFIX}{uuid.uuid4().hex}"
+    locked.first_name = ""
+    locked.last_name = ""
+    locked.avatar_url = ""
+    locked.set_unusable_password()
+    locked.deleted_at = now_ms()
+    locked.save()
+    user.refresh_from_db()

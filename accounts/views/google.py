@@ -1,0 +1,70 @@
+"""Sign in with Google (OpenID Connect, authorization code flow through Authlib)."""
+
+import logging
+
+import requests
+from authlib.integrations.base_client import OAuthError
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from joserfc.errors import JoseError
+
+from accounts.forms import SignInForm
+from accounts.oidc import google_client, google_enabled
+from accounts.services import google_sign_in
+from accounts.views.common import SIGN_IN_BACKEND, safe_next
+from core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+NEXT_SESSION_KEY = "accounts_google_next"
+
+
+def _callback_url() -> str:
+    # From SITE_URL, not the Host header: it must equal the redirect URI
+    # registered with Google, whatever proxy the request came through.
+    return settings.SITE_URL + reverse("accounts:google_callback")
+
+
+def _failed(request, error: str):
+    context = {"form": SignInForm(request), "google_enabled": True, "google_error": error}
+    return render(request, "accounts/login.html", context, status=400)
+
+
+def google_login(request):
+    if not google_enabled():
+        raise Http404
+    request.session[NEXT_SESSION_KEY] = safe_next(request)
+    try:
+        return google_client().authorize_redirect(request, _callback_url())
+    except (requests.RequestException, OAuthError, ValueError) as exc:
+        logger.warning("google sign-in: discovery failed (%s)", type(exc).__name__)
+        return _failed(request, "Google sign-in is unavailable right now. Try again later.")
+
+
+def google_callback(request):
+    if not google_enabled():
+        raise Http404
+    next_url = request.session.pop(NEXT_SESSION_KEY, "")
+    try:
+        token = google_client().authorize_access_token(request)
+        claims = token.get("userinfo")
+        if not claims:
+            raise OAuthError(description="no ID token")
+        user, created = google_sign_in(claims=claims, next_url=next_url)
+    except ApplicationError as exc:
+        return _failed(request, exc.detail)
+    except (OAuthError, JoseError) as exc:
+        # State mismatch (CSRF or an expired attempt), a refused code, or an ID
+        # token whose signature, issuer, audience, expiry or nonce is wrong.
+        logger.warning("google sign-in refused (%s)", type(exc).__name__)
+        return _failed(request, "Google sign-in could not be verified. Please try again.")
+    except (requests.RequestException, ValueError) as exc:
+        logger.warning("google sign-in failed (%s)", type(exc).__name__)
+        return _failed(request, "Google sign-in is unavailable right now. Try again later.")
+    login(request, user, backend=SIGN_IN_BACKEND)
+    if created:
+        messages.success(request, f"Welcome to Keel, {user.username}!")
+    return redirect(next_url or settings.LOGIN_REDIRECT_URL)
