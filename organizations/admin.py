@@ -1,15 +1,25 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from core.admin import json_column, link_column, ms_column
-from organizations.models import Tenant, TenantInvitation, TenantMember, TenantMemberCreditLimit
+from core.errors import ApplicationError
+from organizations import services
+from organizations.models import Tenant, TenantInvitation, TenantMember, TenantMemberCreditLimit, TenantSlug
 
 
 class TenantMemberInline(admin.TabularInline):
+    """Shown, not edited: role changes go through the services (last-owner rule)."""
+
     model = TenantMember
     extra = 0
     fields = ("user", "role", "permissions")
-    raw_id_fields = ("user",)
+    readonly_fields = ("user", "role", "permissions")
     show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class TenantInvitationInline(admin.TabularInline):
@@ -53,11 +63,19 @@ class TenantMemberAdmin(admin.ModelAdmin):
     list_filter = ("role",)
     search_fields = ("user__username", "tenant__slug", "tenant__name")
     list_select_related = ("user", "tenant")
-    raw_id_fields = ("user", "tenant")
+    # Memberships change through the organization's services (invitations,
+    # role changes, the last-owner rule), never by editing a row here.
+    readonly_fields = ("user", "tenant", "role", "permissions", "created_at_display")
 
     user_link = link_column("user")
     tenant_link = link_column("tenant")
     created_at_display = ms_column("created_at", "joined")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(TenantInvitation)
@@ -76,6 +94,30 @@ class TenantInvitationAdmin(admin.ModelAdmin):
     expires_at_display = ms_column("expires_at", "expires")
     created_at_display = ms_column("created_at", "created")
     permissions_pretty = json_column("permissions")
+    actions = ["resend_invitations", "revoke_invitations"]
+
+    def _apply(self, request, queryset, service, done: str):
+        # Through the services, as a site operator (actor=None): same rules, same emails as the pages.
+        succeeded, refused = 0, []
+        for invitation in queryset.select_related("tenant", "invited_by"):
+            try:
+                service(invitation=invitation, actor=None)
+            except ApplicationError as error:
+                refused.append(f"{invitation.email}: {error.detail}")
+            else:
+                succeeded += 1
+        if succeeded:
+            self.message_user(request, f"{done} {succeeded} invitation(s).", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
+
+    @admin.action(description="Resend selected invitations (new link, new expiry)")
+    def resend_invitations(self, request, queryset):
+        self._apply(request, queryset, services.invitation_resend, "Resent")
+
+    @admin.action(description="Revoke selected pending invitations")
+    def revoke_invitations(self, request, queryset):
+        self._apply(request, queryset, services.invitation_revoke, "Revoked")
 
 
 @admin.register(TenantMemberCreditLimit)
@@ -88,3 +130,15 @@ class TenantMemberCreditLimitAdmin(admin.ModelAdmin):
     user_link = link_column("user")
     tenant_link = link_column("tenant")
     updated_at_display = ms_column("updated_at", "updated")
+
+
+@admin.register(TenantSlug)
+class TenantSlugAdmin(admin.ModelAdmin):
+    list_display = ("slug", "tenant_link", "created_at_display")
+    search_fields = ("slug", "tenant__slug", "tenant__name")
+    list_select_related = ("tenant",)
+    raw_id_fields = ("tenant",)
+    readonly_fields = ("created_at_display",)
+
+    tenant_link = link_column("tenant")
+    created_at_display = ms_column("created_at", "retired")

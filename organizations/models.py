@@ -69,6 +69,24 @@ class Tenant(TimestampedModel):
         return self.name
 
 
+class TenantSlug(CreatedModel):
+    """A slug an organization used before: old links keep resolving to it.
+
+    Added to the spec (docs/data-model.md). A retired slug stays reserved for
+    its organization, so an old link can never lead into someone else's.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="previous_slugs")
+    slug = models.SlugField(max_length=255, unique=True)
+
+    class Meta:
+        db_table = "tenant_slugs"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.slug
+
+
 class TenantMember(TimestampedModel):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="members")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")

@@ -1,0 +1,385 @@
+"""Organizations API: /api/v1/orgs/..., /api/v1/invitations/accept/.
+
+Views are thin: validate the input serializer, resolve the tenant (always
+first, so another organization's URLs answer 404 whatever the body), call a
+service, render the output serializer. Errors come out as {"code", "detail"}
+through core.api.exception_handler.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from core.api import Pagination
+from core.errors import PermissionDenied
+from organizations import selectors, services
+from organizations.models import UNLIMITED, InvitationStatus, MemberRole, Permission
+from organizations.tenancy import member_can, resolve_tenant
+
+# --- serializers -------------------------------------------------------------
+
+
+class OrganizationSerializer(serializers.Serializer):
+    """An organization as the requesting user sees it (rendered from their membership)."""
+
+    id = serializers.UUIDField(source="tenant.id")
+    name = serializers.CharField(source="tenant.name")
+    slug = serializers.CharField(source="tenant.slug")
+    logo_url = serializers.CharField(source="tenant.logo_url")
+    is_default = serializers.BooleanField(source="tenant.is_default")
+    created_at = serializers.IntegerField(source="tenant.created_at", help_text="Epoch milliseconds.")
+    role = serializers.ChoiceField(choices=MemberRole.choices, help_text="Your role in it.")
+    permissions = serializers.ListField(child=serializers.ChoiceField(choices=Permission.choices))
+
+
+class OrganizationInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    slug = serializers.CharField(max_length=50, required=False, help_text="Derived from the name when omitted.")
+    logo_url = serializers.CharField(required=False, allow_blank=True)
+
+
+class OrganizationDeleteSerializer(serializers.Serializer):
+    confirm_name = serializers.CharField(help_text="The organization's name, exactly.")
+
+
+class UserSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+
+
+class MemberSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    user = UserSummarySerializer()
+    email = serializers.CharField(source="primary_email", allow_null=True)
+    role = serializers.ChoiceField(choices=MemberRole.choices)
+    permissions = serializers.ListField(child=serializers.ChoiceField(choices=Permission.choices))
+    credit_limit = serializers.IntegerField(
+        allow_null=True, help_text="-1 is unlimited; null when you may not see other members' usage."
+    )
+    used_credits = serializers.IntegerField(allow_null=True)
+    joined_at = serializers.IntegerField(source="created_at", help_text="Epoch milliseconds.")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("see_all_usage") and instance.pk != self.context.get("viewer_id"):
+            data["credit_limit"] = data["used_credits"] = None
+        return data
+
+
+class MemberUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=MemberRole.choices, required=False)
+    permissions = serializers.ListField(
+        child=serializers.ChoiceField(choices=Permission.choices), required=False, help_text="For the custom role."
+    )
+    credit_limit = serializers.IntegerField(min_value=UNLIMITED, required=False, help_text="-1 for unlimited.")
+    reset_used_credits = serializers.BooleanField(required=False, default=False)
+
+
+class InviterSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+
+
+class InvitationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.CharField()
+    role = serializers.ChoiceField(choices=MemberRole.choices)
+    permissions = serializers.ListField(child=serializers.ChoiceField(choices=Permission.choices))
+    credit_limit = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=InvitationStatus.choices)
+    invited_by = InviterSerializer()
+    expires_at = serializers.IntegerField(help_text="Epoch milliseconds.")
+    created_at = serializers.IntegerField(help_text="Epoch milliseconds.")
+
+
+class InvitationInputSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=MemberRole.choices, default=MemberRole.MEMBER)
+    permissions = serializers.ListField(
+        child=serializers.ChoiceField(choices=Permission.choices), required=False, default=list
+    )
+    credit_limit = serializers.IntegerField(min_value=UNLIMITED, default=UNLIMITED)
+
+
+class TransferSerializer(serializers.Serializer):
+    member_id = serializers.UUIDField(help_text="The member who becomes owner.")
+
+
+class AcceptSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="The token from the invitation link.")
+
+
+# --- views ---------------------------------------------------------------------
+
+SLUG = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH, description="The organization's slug.")
+
+
+class OrganizationErrorSerializer(serializers.Serializer):
+    """core.api.exception_handler's shape; `code` is stable (e.g. `slug_taken`, `last_owner`, `already_member`)."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+ERROR = OrganizationErrorSerializer
+
+
+def _bound_tenant_id(request):
+    """The organization an API key is bound to, if the request came with one."""
+    return getattr(getattr(request, "auth", None), "tenant_id", None)
+
+
+def _refuse_api_key(request, what: str) -> None:
+    if _bound_tenant_id(request) is not None:
+        raise PermissionDenied(f"An API key cannot {what}; sign in as a user.", code="api_key_not_allowed")
+
+
+def _valid(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class MemberPagination(Pagination):
+    ordering = "created_at"
+
+
+class OrganizationListView(GenericAPIView):
+    serializer_class = OrganizationSerializer
+
+    @extend_schema(operation_id="orgs_list", summary="Your organizations")
+    def get(self, request):
+        memberships = selectors.user_memberships_list(user=request.user, tenant_id=_bound_tenant_id(request))
+        page = self.paginate_queryset(memberships)
+        return self.get_paginated_response(OrganizationSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="orgs_create",
+        summary="Create an organization (you become its owner)",
+        request=OrganizationInputSerializer,
+        responses={201: OrganizationSerializer, 400: ERROR},
+    )
+    def post(self, request):
+        _refuse_api_key(request, "create organizations")
+        data = _valid(OrganizationInputSerializer, request.data)
+        tenant = services.tenant_create(
+            owner=request.user, name=data["name"], slug=data.get("slug"), logo_url=data.get("logo_url", "")
+        )
+        membership = selectors.user_memberships_list(user=request.user, tenant_id=tenant.pk).get()
+        return Response(OrganizationSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class OrganizationDetailView(GenericAPIView):
+    serializer_class = OrganizationSerializer
+
+    @extend_schema(operation_id="orgs_retrieve", parameters=[SLUG], responses={200: OrganizationSerializer})
+    def get(self, request, slug):
+        return Response(OrganizationSerializer(resolve_tenant(request, slug)).data)
+
+    @extend_schema(
+        operation_id="orgs_update",
+        summary="Rename, change slug or logo (owner); a former slug keeps resolving",
+        parameters=[SLUG],
+        request=OrganizationInputSerializer(partial=True),
+        responses={200: OrganizationSerializer, 400: ERROR, 403: ERROR},
+    )
+    def patch(self, request, slug):
+        member = resolve_tenant(request, slug)
+        data = _valid(OrganizationInputSerializer, request.data, partial=True)
+        tenant = services.tenant_update(
+            tenant=member.tenant,
+            actor=member,
+            name=data.get("name"),
+            slug=data.get("slug"),
+            logo_url=data.get("logo_url"),
+        )
+        member.tenant = tenant
+        return Response(OrganizationSerializer(member).data)
+
+    @extend_schema(
+        operation_id="orgs_destroy",
+        summary="Delete the organization (owner; soft delete)",
+        parameters=[SLUG],
+        request=OrganizationDeleteSerializer,
+        responses={204: None, 400: ERROR, 403: ERROR, 409: ERROR},
+    )
+    def delete(self, request, slug):
+        member = resolve_tenant(request, slug)
+        data = _valid(OrganizationDeleteSerializer, request.data)
+        services.tenant_delete(tenant=member.tenant, actor=member, confirm_name=data["confirm_name"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OwnershipTransferView(GenericAPIView):
+    serializer_class = MemberSerializer
+
+    @extend_schema(
+        operation_id="orgs_transfer",
+        summary="Make another member the owner; you become a member",
+        parameters=[SLUG],
+        request=TransferSerializer,
+        responses={200: MemberSerializer, 400: ERROR, 403: ERROR},
+    )
+    def post(self, request, slug):
+        member = resolve_tenant(request, slug)
+        data = _valid(TransferSerializer, request.data)
+        to_member = selectors.tenant_member_get(tenant=member.tenant, member_id=data["member_id"])
+        services.tenant_ownership_transfer(actor=member, to_member=to_member)
+        to_member = selectors.tenant_member_get(tenant=member.tenant, member_id=to_member.pk)
+        return Response(MemberSerializer(to_member, context={"see_all_usage": True}).data)
+
+
+class MemberListView(GenericAPIView):
+    serializer_class = MemberSerializer
+    pagination_class = MemberPagination
+
+    @extend_schema(operation_id="orgs_members_list", parameters=[SLUG])
+    def get(self, request, slug):
+        member = resolve_tenant(request, slug)
+        page = self.paginate_queryset(selectors.tenant_members_list(tenant=member.tenant))
+        return self.get_paginated_response(MemberSerializer(page, many=True, context=_usage_context(member)).data)
+
+
+def _usage_context(member) -> dict:
+    see_all = member_can(member, Permission.VIEW_ALL_USAGE) or member_can(member, Permission.MANAGE_MEMBERS)
+    return {"see_all_usage": see_all, "viewer_id": member.pk}
+
+
+class MemberDetailView(GenericAPIView):
+    serializer_class = MemberSerializer
+
+    @extend_schema(
+        operation_id="orgs_members_update",
+        summary="Change a member's role, permissions, credit limit; reset their used credits",
+        parameters=[SLUG],
+        request=MemberUpdateSerializer,
+        responses={200: MemberSerializer, 400: ERROR, 403: ERROR, 409: ERROR},
+    )
+    def patch(self, request, slug, member_id):
+        member = resolve_tenant(request, slug)
+        target = selectors.tenant_member_get(tenant=member.tenant, member_id=member_id)
+        data = _valid(MemberUpdateSerializer, request.data)
+        services.member_update(
+            member=target,
+            actor=member,
+            role=data.get("role"),
+            permissions=data.get("permissions"),
+            credit_limit=data.get("credit_limit"),
+            reset_used_credits=data["reset_used_credits"],
+        )
+        target = selectors.tenant_member_get(tenant=member.tenant, member_id=member_id)
+        return Response(MemberSerializer(target, context=_usage_context(member)).data)
+
+    @extend_schema(
+        operation_id="orgs_members_destroy",
+        summary="Remove a member (your own id: leave the organization)",
+        parameters=[SLUG],
+        responses={204: None, 403: ERROR, 409: ERROR},
+    )
+    def delete(self, request, slug, member_id):
+        member = resolve_tenant(request, slug)
+        target = selectors.tenant_member_get(tenant=member.tenant, member_id=member_id)
+        services.member_remove(member=target, actor=member)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _invitations_manager(request, slug):
+    member = resolve_tenant(request, slug)
+    if not member_can(member, Permission.MANAGE_INVITATIONS):
+        raise PermissionDenied("You cannot manage invitations in this organization.")
+    return member
+
+
+class InvitationListView(GenericAPIView):
+    serializer_class = InvitationSerializer
+
+    @extend_schema(
+        operation_id="orgs_invitations_list",
+        parameters=[
+            SLUG,
+            OpenApiParameter(
+                "status",
+                OpenApiTypes.STR,
+                enum=[*InvitationStatus.values, "all"],
+                description="Default: pending.",
+            ),
+        ],
+    )
+    def get(self, request, slug):
+        member = _invitations_manager(request, slug)
+        wanted = request.query_params.get("status", InvitationStatus.PENDING)
+        if wanted != "all" and wanted not in InvitationStatus.values:
+            raise serializers.ValidationError({"status": ["Unknown status."]}, code="invalid_choice")
+        invitations = selectors.tenant_invitations_list(
+            tenant=member.tenant, status=None if wanted == "all" else wanted
+        )
+        page = self.paginate_queryset(invitations)
+        return self.get_paginated_response(InvitationSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="orgs_invitations_create",
+        summary="Invite an email (again: updates the pending invitation and sends a new link)",
+        parameters=[SLUG],
+        request=InvitationInputSerializer,
+        responses={201: InvitationSerializer, 400: ERROR, 403: ERROR, 409: ERROR},
+    )
+    def post(self, request, slug):
+        member = _invitations_manager(request, slug)
+        data = _valid(InvitationInputSerializer, request.data)
+        invitation = services.invitation_create(tenant=member.tenant, actor=member, invited_by=request.user, **data)
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class InvitationDetailView(GenericAPIView):
+    serializer_class = InvitationSerializer
+
+    @extend_schema(
+        operation_id="orgs_invitations_destroy",
+        summary="Revoke a pending invitation",
+        parameters=[SLUG],
+        responses={204: None, 403: ERROR, 409: ERROR},
+    )
+    def delete(self, request, slug, invitation_id):
+        member = _invitations_manager(request, slug)
+        invitation = selectors.tenant_invitation_get(tenant=member.tenant, invitation_id=invitation_id)
+        services.invitation_revoke(invitation=invitation, actor=member)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationResendView(GenericAPIView):
+    serializer_class = InvitationSerializer
+
+    @extend_schema(
+        operation_id="orgs_invitations_resend",
+        summary="Send a pending or expired invitation again, with a new link and expiry",
+        parameters=[SLUG],
+        request=None,
+        responses={200: InvitationSerializer, 403: ERROR, 409: ERROR},
+    )
+    def post(self, request, slug, invitation_id):
+        member = _invitations_manager(request, slug)
+        invitation = selectors.tenant_invitation_get(tenant=member.tenant, invitation_id=invitation_id)
+        invitation = services.invitation_resend(invitation=invitation, actor=member)
+        return Response(InvitationSerializer(invitation).data)
+
+
+class InvitationAcceptView(GenericAPIView):
+    serializer_class = AcceptSerializer
+
+    @extend_schema(
+        operation_id="invitations_accept",
+        summary="Accept an invitation as the signed-in user (who holds the invited email, verified)",
+        request=AcceptSerializer,
+        responses={201: OrganizationSerializer, 403: ERROR, 404: ERROR, 409: ERROR},
+    )
+    def post(self, request):
+        _refuse_api_key(request, "accept invitations")
+        data = _valid(AcceptSerializer, request.data)
+        member = services.invitation_accept(token=data["token"], user=request.user)
+        membership = selectors.user_memberships_list(user=request.user, tenant_id=member.tenant_id).get()
+        return Response(OrganizationSerializer(membership).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,76 @@
+"""What happens to a user's organizations when their account is deleted.
+
+Named in settings: `KEEL_ACCOUNT_DELETE_NOTICES` (sentences shown before the
+user confirms) and `KEEL_ACCOUNT_DELETE_HOOKS` (run inside the deletion
+transaction). Both walk the same plan, so what the user is told is what happens.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from accounts.models import User
+from organizations.models import MemberRole, Tenant, TenantMember
+from organizations.services.members import _membership_end
+from organizations.services.tenants import _tenant_soft_delete
+
+
+@dataclass
+class Departure:
+    tenant: Tenant
+    membership: TenantMember
+    action: str  # "delete" | "hand_over" | "leave"
+    successor: TenantMember | None = None
+
+
+def _plan(user: User) -> list[Departure]:
+    memberships = list(
+        TenantMember.objects.select_related("tenant")
+        .filter(user=user, tenant__deleted_at__isnull=True)
+        .order_by("tenant__name", "tenant_id")
+    )
+    plan = []
+    for membership in memberships:
+        tenant = membership.tenant
+        if tenant.is_default and tenant.owner_id == user.pk:
+            plan.append(Departure(tenant, membership, "delete"))
+            continue
+        others = TenantMember.objects.filter(tenant=tenant, user__deleted_at__isnull=True).exclude(user=user)
+        sole_owner = membership.role == MemberRole.OWNER and not others.filter(role=MemberRole.OWNER).exists()
+        if not sole_owner:
+            plan.append(Departure(tenant, membership, "leave"))
+            continue
+        # The longest-standing member takes over; id breaks ties so the choice is stable.
+        successor = others.select_related("user").order_by("created_at", "id").first()
+        if successor is None:
+            plan.append(Departure(tenant, membership, "delete"))
+        else:
+            plan.append(Departure(tenant, membership, "hand_over", successor))
+    return plan
+
+
+def tenants_account_delete_notices(*, user: User) -> list[str]:
+    notices = []
+    for step in _plan(user):
+        if step.action == "delete":
+            notices.append(f"The organization “{step.tenant.name}” will be deleted.")
+        elif step.action == "hand_over":
+            notices.append(
+                f"Ownership of “{step.tenant.name}” will pass to {step.successor.user.get_full_name()}, "
+                "its longest-standing member."
+            )
+        else:
+            notices.append(f"You will leave “{step.tenant.name}”.")
+    return notices
+
+
+@transaction.atomic
+def tenants_account_delete(*, user: User) -> None:
+    for step in _plan(user):
+        Tenant.objects.select_for_update().filter(pk=step.tenant.pk).first()
+        if step.action == "delete":
+            _tenant_soft_delete(tenant=step.tenant)
+            continue
+        if step.action == "hand_over":
+            TenantMember.objects.filter(pk=step.successor.pk).update(role=MemberRole.OWNER, permissions=[])
+        _membership_end(step.membership)

@@ -1,0 +1,222 @@
+"""Memberships: roles, removal, leaving, ownership transfer, member credit limits.
+
+Every service that changes who owns or belongs to an organization first locks
+the organization's row: that serializes membership changes per organization,
+so two owners demoting each other at once cannot leave it without one. Lock
+order: tenant, then membership rows.
+"""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from core.errors import Conflict, PermissionDenied, ValidationFailed
+from organizations.models import (
+    UNLIMITED,
+    MemberRole,
+    Permission,
+    Tenant,
+    TenantMember,
+    TenantMemberCreditLimit,
+)
+from organizations.tenancy import OwnerOnly, member_can, member_require
+
+
+def _lock_tenant(tenant_id) -> Tenant:
+    return Tenant.objects.select_for_update().get(pk=tenant_id)
+
+
+def _owner_count(tenant_id) -> int:
+    return TenantMember.objects.filter(
+        tenant_id=tenant_id, role=MemberRole.OWNER, user__deleted_at__isnull=True
+    ).count()
+
+
+def _last_owner_error() -> Conflict:
+    return Conflict(
+        "An organization must keep at least one owner: make someone else an owner first.", code="last_owner"
+    )
+
+
+def permissions_clean(permissions: Iterable[str] | None) -> list[str]:
+    """Known permissions, deduplicated, in the fixed list's order."""
+    chosen = set(permissions or [])
+    unknown = chosen - set(Permission.values)
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown permission: {', '.join(sorted(unknown))}.", code="invalid_permission", field="permissions"
+        )
+    return [p for p in Permission.values if p in chosen]
+
+
+def role_clean(role: str) -> str:
+    if role not in MemberRole.values:
+        raise ValidationFailed(
+            f"Role must be one of {', '.join(MemberRole.values)}.", code="invalid_role", field="role"
+        )
+    return role
+
+
+def credit_limit_clean(credit_limit) -> int:
+    try:
+        value = int(credit_limit)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or value < UNLIMITED or isinstance(credit_limit, bool):
+        raise ValidationFailed(
+            "The credit limit is a whole number of credits, or -1 for unlimited.",
+            code="invalid_credit_limit",
+            field="credit_limit",
+        )
+    return value
+
+
+def grant_check(*, actor: TenantMember | None, role: str, permissions: list[str]) -> None:
+    """A non-owner can hand out neither ownership nor permissions they do not hold themselves."""
+    if actor is None:
+        return
+    if role == MemberRole.OWNER:
+        member_require(actor, OwnerOnly.GRANT_OWNER, "Only an owner can make someone an owner.")
+    missing = [p for p in permissions if not member_can(actor, p)]
+    if missing:
+        raise PermissionDenied(
+            f"You cannot grant permissions you do not hold: {', '.join(missing)}.", code="cannot_grant"
+        )
+
+
+@transaction.atomic
+def member_role_change(
+    *, member: TenantMember, actor: TenantMember | None, role: str, permissions: Iterable[str] | None = None
+) -> TenantMember:
+    """Change a member's role (and, for `custom`, their permissions). `actor` None: a site operator."""
+    role = role_clean(role)
+    permissions = permissions_clean(permissions) if role == MemberRole.CUSTOM else []
+    if actor is not None:
+        member_require(actor, Permission.MANAGE_MEMBERS, "You cannot change members' roles.")
+        if actor.role != MemberRole.OWNER:
+            if actor.pk == member.pk:
+                raise PermissionDenied("You cannot change your own role.", code="cannot_change_own_role")
+            if member.role == MemberRole.OWNER:
+                member_require(actor, OwnerOnly.GRANT_OWNER, "Only an owner can change an owner's role.")
+        grant_check(actor=actor, role=role, permissions=permissions)
+    _lock_tenant(member.tenant_id)
+    member = TenantMember.objects.select_for_update().select_related("tenant", "user").get(pk=member.pk)
+    if member.role == MemberRole.OWNER and role != MemberRole.OWNER and _owner_count(member.tenant_id) <= 1:
+        raise _last_owner_error()
+    member.role = role
+    member.permissions = permissions
+    member.save(update_fields=["role", "permissions"])
+    return member
+
+
+def _membership_end(member: TenantMember) -> None:
+    """Remove the membership and its credit limit row (every membership has exactly one)."""
+    TenantMemberCreditLimit.objects.filter(tenant_id=member.tenant_id, user_id=member.user_id).delete()
+    member.delete()
+
+
+def _departure_check(member: TenantMember) -> None:
+    if member.role == MemberRole.OWNER and _owner_count(member.tenant_id) <= 1:
+        raise _last_owner_error()
+    tenant = member.tenant
+    if tenant.is_default and tenant.owner_id == member.user_id:
+        raise Conflict(
+            "This is your personal organization: you stay in it while your account exists.",
+            code="default_organization",
+        )
+
+
+@transaction.atomic
+def member_remove(*, member: TenantMember, actor: TenantMember | None) -> None:
+    """Remove a member. Removing yourself is leaving."""
+    if actor is not None and actor.pk == member.pk:
+        return member_leave(member=member)
+    if actor is not None:
+        member_require(actor, Permission.MANAGE_MEMBERS, "You cannot remove members.")
+        if member.role == MemberRole.OWNER:
+            member_require(actor, OwnerOnly.GRANT_OWNER, "Only an owner can remove an owner.")
+    _lock_tenant(member.tenant_id)
+    member = TenantMember.objects.select_related("tenant").get(pk=member.pk)
+    _departure_check(member)
+    _membership_end(member)
+
+
+@transaction.atomic
+def member_leave(*, member: TenantMember) -> None:
+    _lock_tenant(member.tenant_id)
+    member = TenantMember.objects.select_related("tenant").get(pk=member.pk)
+    _departure_check(member)
+    _membership_end(member)
+
+
+@transaction.atomic
+def tenant_ownership_transfer(*, actor: TenantMember, to_member: TenantMember) -> TenantMember:
+    """Make `to_member` an owner and the acting owner a plain member, in one step."""
+    member_require(actor, OwnerOnly.TRANSFER_OWNERSHIP, "Only an owner can transfer ownership.")
+    if to_member.tenant_id != actor.tenant_id:
+        raise ValidationFailed("Choose a member of this organization.", code="not_a_member", field="member")
+    if to_member.pk == actor.pk:
+        raise ValidationFailed("You already own this organization.", code="same_member", field="member")
+    _lock_tenant(actor.tenant_id)
+    TenantMember.objects.filter(pk=to_member.pk).update(role=MemberRole.OWNER, permissions=[])
+    actor = TenantMember.objects.select_related("tenant").get(pk=actor.pk)
+    actor.role = MemberRole.MEMBER
+    actor.permissions = []
+    actor.save(update_fields=["role", "permissions"])
+    return TenantMember.objects.select_related("tenant", "user").get(pk=to_member.pk)
+
+
+def _limit_row(member: TenantMember) -> TenantMemberCreditLimit:
+    # get_or_create heals a membership whose row is missing (created outside the services).
+    row, _created = TenantMemberCreditLimit.objects.select_for_update().get_or_create(
+        tenant_id=member.tenant_id, user_id=member.user_id
+    )
+    return row
+
+
+@transaction.atomic
+def member_credit_limit_set(
+    *, member: TenantMember, actor: TenantMember | None, credit_limit: int
+) -> TenantMemberCreditLimit:
+    """Set (or with -1 clear) how many credits a member may consume in the organization."""
+    if actor is not None:
+        member_require(actor, OwnerOnly.MANAGE_CREDIT_LIMITS, "Only an owner can set credit limits.")
+    credit_limit = credit_limit_clean(credit_limit)
+    row = _limit_row(member)
+    row.credit_limit = credit_limit
+    row.save(update_fields=["credit_limit"])
+    return row
+
+
+@transaction.atomic
+def member_usage_reset(*, member: TenantMember, actor: TenantMember | None) -> TenantMemberCreditLimit:
+    """Start a member's `used_credits` from zero again (the ledger keeps the history)."""
+    if actor is not None:
+        member_require(actor, OwnerOnly.MANAGE_CREDIT_LIMITS, "Only an owner can reset credit usage.")
+    row = _limit_row(member)
+    row.used_credits = 0
+    row.save(update_fields=["used_credits"])
+    return row
+
+
+@transaction.atomic
+def member_update(
+    *,
+    member: TenantMember,
+    actor: TenantMember | None,
+    role: str | None = None,
+    permissions: Iterable[str] | None = None,
+    credit_limit: int | None = None,
+    reset_used_credits: bool = False,
+) -> TenantMember:
+    """Several member changes at once (the API's PATCH): all of them, or none if one is refused."""
+    if role is not None or permissions is not None:
+        new_role = role if role is not None else member.role
+        if permissions is None and new_role == member.role:
+            permissions = member.permissions
+        member = member_role_change(member=member, actor=actor, role=new_role, permissions=permissions)
+    if credit_limit is not None:
+        member_credit_limit_set(member=member, actor=actor, credit_limit=credit_limit)
+    if reset_used_credits:
+        member_usage_reset(member=member, actor=actor)
+    return member

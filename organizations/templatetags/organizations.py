@@ -1,0 +1,19 @@
+from django import template
+
+from core.time import ms_to_datetime
+from organizations.models import Permission
+
+register = template.Library()
+
+
+@register.filter
+def from_ms(value):
+    """An epoch-millisecond column as a datetime, for the `date` filter."""
+    return ms_to_datetime(value)
+
+
+@register.filter
+def permission_labels(values) -> str:
+    """A custom member's permissions as people read them: "See all usage, Manage API keys"."""
+    labels = dict(Permission.choices)
+    return ", ".join(labels.get(value, value) for value in values or [])
