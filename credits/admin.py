@@ -1,11 +1,56 @@
-from django.contrib import admin
+"""Credits in the admin. Balances change only through services: grants, reversals,
+overdraft settings and API keys have their own forms and actions; rows are read-only."""
 
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from accounts.models import User
 from core.admin import json_column, link_column, ms_column
-from credits.models import Credit, CreditOverdraft, CreditTransaction
+from core.errors import ApplicationError
+from core.time import now_ms
+from credits import services
+from credits.forms import OverdraftForm, StaffApiKeyForm, StaffGrantForm
+from credits.models import ApiKey, Credit, CreditMode, CreditOverdraft, CreditTransaction, IdempotencyKey
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by services only: viewable, never edited or deleted by hand."""
+
+    change_list_template = "credits/admin/change_list.html"
+    # (label, url name) buttons above the list, for the service-backed forms.
+    tools: tuple[tuple[str, str], ...] = ()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        tools = [(label, reverse(name)) for label, name in self.tools]
+        return super().changelist_view(request, {**(extra_context or {}), "credits_tools": tools})
+
+    def form_page(self, request, *, title: str, form, status: int = 200, intro: str = ""):
+        context = {**self.admin_site.each_context(request), "title": title, "form": form, "intro": intro}
+        context["opts"] = self.model._meta
+        return TemplateResponse(request, "credits/admin/form.html", context, status=status)
+
+
+class StaffGrantAdminForm(StaffGrantForm):
+    # Generated when the form is shown: submitting the same form twice is one grant.
+    grant_id = forms.UUIDField(widget=forms.HiddenInput)
 
 
 @admin.register(Credit)
-class CreditAdmin(admin.ModelAdmin):
+class CreditAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "tenant_link",
@@ -23,6 +68,8 @@ class CreditAdmin(admin.ModelAdmin):
     raw_id_fields = ("tenant", "user")
     exclude = ("raw_data",)
     readonly_fields = ("created_at_display", "effective_at_display", "expires_at_display", "raw_data_pretty")
+    actions = ["take_back_remaining"]
+    tools = (("Grant credits", "admin:credits_credit_grant"),)
 
     tenant_link = link_column("tenant")
     effective_at_display = ms_column("effective_at", "effective")
@@ -30,9 +77,54 @@ class CreditAdmin(admin.ModelAdmin):
     created_at_display = ms_column("created_at", "created")
     raw_data_pretty = json_column("raw_data", "raw data")
 
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.grant_view)
+        return [path("grant/", view, name="credits_credit_grant"), *super().get_urls()]
+
+    def grant_view(self, request):
+        form = StaffGrantAdminForm(request.POST or None, initial={"grant_id": uuid.uuid4()})
+        if request.method == "POST" and form.is_valid():
+            data, tenant, at_ms = form.cleaned_data, form.cleaned_data["organization"], now_ms()
+            try:
+                grant = services.credits_grant(
+                    tenant=tenant,
+                    user=tenant.owner,
+                    amount=data["amount"],
+                    mode=CreditMode.GRANT,
+                    source_type="admin",
+                    source_id=f"staff:{data['grant_id']}",
+                    priority=data["priority"],
+                    expires_at=form.expires_at(at_ms),
+                    provider="keel",
+                    description=f"Staff grant: {data['reason']}",
+                    raw_data={"granted_by": str(request.user.pk), "reason": data["reason"]},
+                    now=at_ms,
+                )
+            except ApplicationError as error:
+                form.add_error(None, error.detail)
+            else:
+                messages.success(request, f"Granted {grant.total_credits} credits to {tenant.slug}.")
+                return redirect("admin:credits_credit_change", grant.pk)
+        return self.form_page(
+            request,
+            title="Grant credits",
+            form=form,
+            status=400 if form.errors else 200,
+            intro="A staff grant (mode “grant”) goes to the organization's wallet and the ledger, "
+            "and pays back any overdraft first.",
+        )
+
+    @admin.action(description="Take back what is left of the selected grants (refund)")
+    def take_back_remaining(self, request, queryset):
+        total = sum(
+            services.credits_reverse(credit=grant, description=f"Taken back by staff ({request.user.username})")
+            for grant in queryset
+        )
+        messages.success(request, f"Took back {total} credits.")
+
 
 @admin.register(CreditTransaction)
-class CreditTransactionAdmin(admin.ModelAdmin):
+class CreditTransactionAdmin(ReadOnlyAdmin):
     list_display = ("created_at_display", "tenant_link", "user_link", "type", "credits", "credit_link", "description")
     list_filter = ("type",)
     search_fields = ("tenant__slug", "user__username", "description")
@@ -45,24 +137,114 @@ class CreditTransactionAdmin(admin.ModelAdmin):
     credit_link = link_column("credit", "grant")
     created_at_display = ms_column("created_at", "at")
 
-    # The ledger is append-only: rows are written by services, never edited.
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(CreditOverdraft)
-class CreditOverdraftAdmin(admin.ModelAdmin):
+class CreditOverdraftAdmin(ReadOnlyAdmin):
     list_display = ("tenant_link", "credits", "user_link", "updated_at_display")
     search_fields = ("tenant__slug",)
     list_select_related = ("tenant", "user")
     raw_id_fields = ("tenant", "user")
+    tools = (("Configure an organization's overdraft", "admin:credits_creditoverdraft_configure"),)
 
     tenant_link = link_column("tenant")
     user_link = link_column("user")
     updated_at_display = ms_column("updated_at", "updated")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.configure_view)
+        return [path("configure/", view, name="credits_creditoverdraft_configure"), *super().get_urls()]
+
+    def configure_view(self, request):
+        form = OverdraftForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            tenant = form.cleaned_data["organization"]
+            services.tenant_overdraft_configure(
+                tenant=tenant, enabled=form.cleaned_data["enabled"], limit=form.cleaned_data["limit"]
+            )
+            state = f"allowed up to {tenant.overdraft_limit}" if tenant.overdraft_enabled else "off"
+            messages.success(request, f"Overdraft for {tenant.slug}: {state}.")
+            return redirect("admin:credits_creditoverdraft_changelist")
+        return self.form_page(
+            request,
+            title="Configure overdraft",
+            form=form,
+            status=400 if form.errors else 200,
+            intro="Off by default. When allowed, consumption beyond the balance is recorded as owed, "
+            "up to the limit, and the next credits received pay it back first.",
+        )
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdmin):
+    list_display = ("name", "prefix", "tenant_link", "user_link", "created_at_display", "last_used_display", "revoked")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "prefix", "tenant__slug", "user__username")
+    list_select_related = ("tenant", "user")
+    exclude = ("hashed_key",)
+    readonly_fields = ("created_at_display", "last_used_display", "revoked_at_display")
+    actions = ["revoke"]
+    tools = (("Create an API key", "admin:credits_apikey_create"),)
+
+    tenant_link = link_column("tenant")
+    user_link = link_column("user")
+    created_at_display = ms_column("created_at", "created")
+    last_used_display = ms_column("last_used_at", "last used")
+    revoked_at_display = ms_column("revoked_at", "revoked at")
+
+    @admin.display(boolean=True, description="revoked", ordering="revoked_at")
+    def revoked(self, obj):
+        return obj.revoked_at is not None
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.create_view)
+        return [path("create/", view, name="credits_apikey_create"), *super().get_urls()]
+
+    def create_view(self, request):
+        form = StaffApiKeyForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            tenant = form.cleaned_data["organization"]
+            user = User.objects.alive().filter(username__iexact=form.cleaned_data["username"].strip()).first()
+            if user is None:
+                form.add_error("username", "No such user.")
+            else:
+                try:
+                    api_key, raw_key = services.api_key_create(tenant=tenant, user=user, name=form.cleaned_data["name"])
+                except ApplicationError as error:
+                    form.add_error(error.field if error.field in form.fields else None, error.detail)
+                else:
+                    context = {
+                        **self.admin_site.each_context(request),
+                        "title": "API key created",
+                        "opts": self.model._meta,
+                        "api_key": api_key,
+                        "raw_key": raw_key,
+                    }
+                    response = render(request, "credits/admin/api_key_created.html", context)
+                    response["Cache-Control"] = "no-store"
+                    return response
+        return self.form_page(
+            request,
+            title="Create an API key",
+            form=form,
+            status=400 if form.errors else 200,
+            intro="The key acts as the member inside the organization only. It is shown once.",
+        )
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        revoked = sum(services.api_key_revoke(api_key=key) for key in queryset)
+        messages.success(request, f"Revoked {revoked} key{'s' if revoked != 1 else ''}.")
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    list_display = ("key", "tenant_link", "user_link", "created_at_display")
+    search_fields = ("key", "tenant__slug")
+    list_select_related = ("tenant", "user")
+    readonly_fields = ("created_at_display", "result_pretty")
+    exclude = ("result",)
+
+    tenant_link = link_column("tenant")
+    user_link = link_column("user")
+    created_at_display = ms_column("created_at", "created")
+    result_pretty = json_column("result", "result")

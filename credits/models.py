@@ -145,3 +145,69 @@ class CreditOverdraft(TimestampedModel):
 
     def __str__(self):
         return f"owes {self.credits}"
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def for_tenant(self, tenant):
+        return self.filter(tenant=tenant)
+
+    def live(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(CreatedModel):
+    """An organization-scoped API key: it acts as `user` inside `tenant` only.
+
+    Added to the spec (docs/data-model.md). Only a SHA-512 hash of the key is
+    stored (keys are 190+ random bits, so a fast hash is safe and keeps every
+    request cheap); `prefix` finds the row and is shown to people.
+    """
+
+    tenant = models.ForeignKey("organizations.Tenant", on_delete=models.PROTECT, related_name="api_keys")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    hashed_key = models.CharField(max_length=150)
+    last_used_at = models.BigIntegerField(null=True, blank=True)
+    revoked_at = models.BigIntegerField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        db_table = "api_keys"
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+        indexes = [models.Index("tenant", F("created_at").desc(), name="api_keys_tenant_created_idx")]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class IdempotencyKey(CreatedModel):
+    """The outcome of one idempotent consumption, kept so a retry replays it.
+
+    Added to the spec (docs/data-model.md). The unique (tenant, key) decides
+    between concurrent duplicates inside the consume transaction.
+    """
+
+    tenant = models.ForeignKey("organizations.Tenant", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of (user, amount, description): the same key with another request is a conflict.
+    fingerprint = models.CharField(max_length=64)
+    # What the consumption produced, filled in the same transaction as the claim.
+    result = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        db_table = "credit_idempotency_keys"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "key"], name="credit_idempotency_tenant_key_uniq"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="credit_idempotency_created_idx")]
+
+    def __str__(self):
+        return self.key

@@ -1,0 +1,201 @@
+"""The credits API: /api/v1/orgs/{slug}/credits/... (balance, consume, transactions, grants).
+
+Thin views: resolve the organization (404 for anyone outside it, including
+another organization's API key), validate input, call a service or selector,
+render. Errors are `{"code", "detail"}` through `core.api.exception_handler`.
+"""
+
+import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import Pagination
+from core.errors import PermissionDenied, ValidationFailed
+from core.time import now_ms
+from credits import selectors
+from credits.auth import ApiKeyAuthentication
+from credits.models import Credit, CreditTransaction, TransactionType
+from credits.serializers import (
+    ConsumeInputSerializer,
+    ConsumeOutputSerializer,
+    CreditSummarySerializer,
+    ErrorSerializer,
+    GrantSerializer,
+    TransactionSerializer,
+)
+from credits.services import credits_consume
+from credits.services.idempotency import MAX_KEY_LENGTH
+from organizations.models import Permission
+from organizations.tenancy import member_can, resolve_tenant
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+errors = {
+    code: OpenApiResponse(ErrorSerializer, description=description)
+    for code, description in {
+        400: "Invalid input (`code` says which).",
+        401: "Missing, invalid or revoked API key.",
+        402: "`insufficient_credits`: not enough credits and no room on overdraft.",
+        403: "`member_credit_limit_exceeded`, or `permission_denied`.",
+        404: "No such organization for this user or key.",
+        409: "`idempotency_conflict`: the key was used with a different request.",
+    }.items()
+}
+
+
+class NewestFirst(Pagination):
+    # Rows of one consumption share created_at: the id makes the order total, so
+    # the cursor never skips or repeats a row at a page boundary.
+    ordering = ("-created_at", "-id")
+
+
+class OrganizationAPIView(APIView):
+    # API keys first: an unauthenticated request gets 401 with a Bearer challenge.
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def member(self):
+        if not hasattr(self, "_member"):
+            self._member = resolve_tenant(self.request, self.kwargs["slug"])
+        return self._member
+
+
+class CreditSummaryView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="credits_summary",
+        summary="Balance, overdraft, usable grants and your own limit",
+        responses={200: CreditSummarySerializer, 401: errors[401], 404: errors[404]},
+        tags=["credits"],
+    )
+    def get(self, request, slug):
+        member = self.member()
+        summary = selectors.credits_summary(tenant=member.tenant, user=request.user)
+        return Response(CreditSummarySerializer(summary).data)
+
+
+class ConsumeView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="credits_consume",
+        summary="Consume credits, idempotently",
+        description=(
+            "Spends `amount` credits of the organization for the calling member, all or nothing. "
+            "Send an `Idempotency-Key` (any unique string, at most 255 characters): repeating a request "
+            "with the same key returns the first response with `Idempotent-Replayed: true` and spends "
+            "nothing; the same key with a different body is a 409. Keys are kept at least 24 hours."
+        ),
+        request=ConsumeInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Unique per request.",
+            )
+        ],
+        responses={
+            201: OpenApiResponse(ConsumeOutputSerializer, description="Consumed (or replayed: see the header)."),
+            **{code: errors[code] for code in (400, 401, 402, 403, 404, 409)},
+        },
+        tags=["credits"],
+    )
+    def post(self, request, slug):
+        member = self.member()
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key:
+            raise ValidationFailed(
+                "Send an Idempotency-Key header with every consumption.", code="idempotency_key_required"
+            )
+        if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise ValidationFailed(
+                f"The Idempotency-Key is at most {MAX_KEY_LENGTH} printable characters.", code="invalid_idempotency_key"
+            )
+        data = ConsumeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = credits_consume(
+            tenant=member.tenant,
+            user=request.user,
+            amount=data.validated_data["amount"],
+            description=data.validated_data["description"],
+            idempotency_key=key,
+        )
+        response = Response(ConsumeOutputSerializer(result).data, status=status.HTTP_201_CREATED)
+        if result.replayed:
+            response[REPLAYED_HEADER] = "true"
+        return response
+
+
+class TransactionFilter(django_filters.FilterSet):
+    type = django_filters.MultipleChoiceFilter(choices=TransactionType.choices, help_text="Repeat to allow several.")
+    member = django_filters.UUIDFilter(field_name="user_id", help_text="A member's user id.")
+    credit = django_filters.UUIDFilter(field_name="credit_id", help_text="A grant's id.")
+    created_after = django_filters.NumberFilter(
+        field_name="created_at", lookup_expr="gte", help_text="Epoch ms, inclusive."
+    )
+    created_before = django_filters.NumberFilter(
+        field_name="created_at", lookup_expr="lt", help_text="Epoch ms, exclusive."
+    )
+
+
+class TransactionListView(OrganizationAPIView, generics.ListAPIView):
+    """The organization's ledger, newest first.
+
+    Members who may not see all usage see their own rows only.
+    """
+
+    serializer_class = TransactionSerializer
+    filterset_class = TransactionFilter
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request to resolve
+            return CreditTransaction.objects.none()
+        member = self.member()
+        if member_can(member, Permission.VIEW_ALL_USAGE):
+            return selectors.credit_transactions_for(tenant=member.tenant)
+        asked = self.request.query_params.get("member")
+        if asked and asked != str(self.request.user.pk):
+            raise PermissionDenied("You may see your own usage only.")
+        return selectors.credit_transactions_for(tenant=member.tenant, user=self.request.user)
+
+    @extend_schema(
+        operation_id="credits_transactions_list",
+        tags=["credits"],
+        responses={
+            200: TransactionSerializer(many=True),
+            400: errors[400],
+            401: errors[401],
+            403: errors[403],
+            404: errors[404],
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class GrantListView(OrganizationAPIView, generics.ListAPIView):
+    """Every grant of the organization, newest first, with its state now."""
+
+    serializer_class = GrantSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Credit.objects.none()
+        return selectors.credit_grants_for(tenant=self.member().tenant)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "now": now_ms()}
+
+    @extend_schema(
+        operation_id="credits_grants_list",
+        tags=["credits"],
+        responses={200: GrantSerializer(many=True), 401: errors[401], 404: errors[404]},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

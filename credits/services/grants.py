@@ -1,0 +1,146 @@
+"""Grants: credits an organization receives (free plan, subscription, pack, staff)."""
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from core.errors import ValidationFailed
+from core.time import now_ms
+from credits.models import Credit, CreditMode, CreditTransaction
+from credits.services._ledger import ADD_TYPE_FOR_MODE, ledger_row, overdraft_set
+from credits.services._tx import MAX_CREDITS, lock_wallet, run_atomic, wallet_debt
+from credits.services.overdraft import repayment_rows
+from organizations.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+MAX_PRIORITY = 1_000_000
+
+
+def _validate(*, amount, mode, source_id, priority, effective_at, expires_at) -> None:
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_CREDITS:
+        raise ValidationFailed(f"A grant is a whole number of credits from 1 to {MAX_CREDITS}.", field="amount")
+    if mode not in CreditMode.values:
+        raise ValidationFailed(f"Unknown grant mode {mode!r}.", field="mode")
+    if not source_id or len(source_id) > 255:
+        raise ValidationFailed("A grant needs a source id (at most 255 characters).", field="source_id")
+    if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > MAX_PRIORITY:
+        raise ValidationFailed(
+            f"Priority is a whole number between -{MAX_PRIORITY} and {MAX_PRIORITY}.", field="priority"
+        )
+    if expires_at is not None and expires_at <= effective_at:
+        raise ValidationFailed("A grant must expire after it becomes effective.", field="expires_at")
+
+
+def credits_grant(
+    *,
+    tenant: Tenant,
+    user,
+    amount: int,
+    mode: str,
+    source_type: str,
+    source_id: str,
+    priority: int = 50,
+    effective_at: int | None = None,
+    expires_at: int | None = None,
+    plan_id: str = "",
+    provider_price_id: str = "",
+    provider_customer_id: str = "",
+    amount_cents: int = 0,
+    currency: str = "usd",
+    raw_data: dict | None = None,
+    provider: str = "stripe",
+    description: str = "",
+    now: int | None = None,
+) -> Credit:
+    """Grant `amount` credits to `tenant`; the same (user, source_id) twice is one grant.
+
+    A second call with a source already granted returns that grant and writes
+    nothing. What the organization owes on overdraft is paid back first, out of
+    the new grant, in the same transaction.
+    """
+    at_ms = now if now is not None else now_ms()
+    effective_at = at_ms if effective_at is None else effective_at
+    _validate(
+        amount=amount,
+        mode=mode,
+        source_id=source_id,
+        priority=priority,
+        effective_at=effective_at,
+        expires_at=expires_at,
+    )
+    existing = Credit.objects.filter(user=user, source_id=source_id).first()
+    if existing is not None:
+        return existing
+
+    def write() -> Credit:
+        wallet = lock_wallet(tenant.pk)
+        owed = wallet_debt(tenant.pk)
+        repaid = min(owed, amount)
+        grant = Credit(
+            provider=provider,
+            user=user,
+            tenant_id=tenant.pk,
+            plan_id=plan_id,
+            mode=mode,
+            total_credits=amount,
+            remaining_credits=amount - repaid,
+            amount=amount_cents,
+            currency=currency,
+            priority=priority,
+            source_type=source_type,
+            source_id=source_id,
+            provider_price_id=provider_price_id,
+            provider_customer_id=provider_customer_id,
+            expires_at=expires_at,
+            effective_at=effective_at,
+            raw_data=raw_data or {},
+            created_at=at_ms,
+        )
+        try:
+            # The unique (user, source_id) decides between concurrent duplicates.
+            with transaction.atomic():
+                grant.save(force_insert=True)
+        except IntegrityError:
+            existing = Credit.objects.filter(user=user, source_id=source_id).first()
+            if existing is None:
+                raise
+            return existing
+        rows = [
+            ledger_row(
+                tenant_id=tenant.pk,
+                user_id=user.pk,
+                credit_id=grant.pk,
+                credits=amount,
+                type=ADD_TYPE_FOR_MODE[mode],
+                at_ms=at_ms,
+                description=description or CreditMode(mode).label,
+            ),
+            *repayment_rows(
+                tenant_id=tenant.pk, user_id=user.pk, draws=[(grant.pk, repaid)] if repaid else [], at_ms=at_ms
+            ),
+        ]
+        CreditTransaction.objects.bulk_create(rows)
+        overdraft_set(tenant=wallet, owed_before=owed, owed_after=owed - repaid, user_id=user.pk, at_ms=at_ms)
+        return grant
+
+    return run_atomic(write)
+
+
+def credits_grant_free(*, user) -> Credit | None:
+    """Sign-up hook: the free plan's credits for the user's default organization, once per user."""
+    amount = settings.FREE_PLAN_CREDITS
+    tenant = Tenant.objects.filter(owner=user, is_default=True, deleted_at__isnull=True).first()
+    if amount <= 0 or tenant is None:
+        return None
+    return credits_grant(
+        tenant=tenant,
+        user=user,
+        amount=amount,
+        mode=CreditMode.FREE,
+        source_type="signup",
+        source_id=f"free:{user.pk}",
+        provider="keel",
+        description="Free plan credits",
+    )

@@ -1,0 +1,81 @@
+"""Overdraft: an organization may owe credits, up to a maximum, when it allows it.
+
+What it owes is one `credit_overdrafts` row. Every later grant first pays it
+back; credits that become usable while something is owed (a grant effective
+later) pay it back at the next consumption. A repayment writes two ledger
+rows that sum to zero: `deduct:repay` on the grant that pays, `add:repay`
+(without a grant) on the overdraft.
+"""
+
+from core.errors import ValidationFailed
+from core.time import now_ms
+from credits.models import CreditTransaction, TransactionType
+from credits.services._ledger import ledger_row
+from credits.services._tx import MAX_CREDITS, lock_wallet, run_atomic
+from organizations.models import Tenant
+
+
+def draw(grants: list[list], amount: int) -> list[tuple[object, int]]:
+    """Take up to `amount` from `grants` ([id, remaining] in consumption order), in place.
+
+    Returns (grant id, taken) for each grant touched, in order.
+    """
+    taken = []
+    for grant in grants:
+        if amount <= 0:
+            break
+        if grant[1] <= 0:
+            continue
+        n = min(grant[1], amount)
+        grant[1] -= n
+        amount -= n
+        taken.append((grant[0], n))
+    return taken
+
+
+def repayment_rows(*, tenant_id, user_id, draws: list[tuple[object, int]], at_ms: int) -> list[CreditTransaction]:
+    if not draws:
+        return []
+    rows = [
+        ledger_row(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            credit_id=credit_id,
+            credits=-n,
+            type=TransactionType.DEDUCT_REPAY,
+            at_ms=at_ms,
+            description="Overdraft repaid",
+        )
+        for credit_id, n in draws
+    ]
+    rows.append(
+        ledger_row(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            credits=sum(n for _, n in draws),
+            type=TransactionType.ADD_REPAY,
+            at_ms=at_ms,
+            description="Overdraft settled",
+        )
+    )
+    return rows
+
+
+def tenant_overdraft_configure(*, tenant: Tenant, enabled: bool, limit: int) -> Tenant:
+    """Allow (or stop) an organization owing up to `limit` credits.
+
+    Lowering the limit below what is owed is allowed: nothing more can be
+    overdrawn until it is repaid, and nothing already owed is forgiven.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_CREDITS:
+        raise ValidationFailed("The overdraft limit must be a whole number of credits, 0 or more.", field="limit")
+
+    def write() -> Tenant:
+        lock_wallet(tenant.pk)
+        Tenant.objects.filter(pk=tenant.pk).update(
+            overdraft_enabled=enabled, overdraft_limit=limit, updated_at=now_ms()
+        )
+        tenant.overdraft_enabled, tenant.overdraft_limit = enabled, limit
+        return tenant
+
+    return run_atomic(write)

@@ -1,0 +1,100 @@
+"""Credits pages: an organization's usage, and its API keys."""
+
+import uuid
+
+from django.contrib import messages
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+
+from core.errors import ApplicationError
+from credits import selectors, services
+from credits.forms import ApiKeyForm
+from credits.models import ApiKey
+from organizations.models import Permission
+from organizations.tenancy import member_can
+from organizations.views.common import tenant_page
+
+TRANSACTIONS_PER_PAGE = 50
+
+
+def _parse_cursor(value: str | None) -> tuple[int, uuid.UUID] | None:
+    """`<created_at>.<id>` of the last row seen: keyset paging costs the same on page 1 and page 1000."""
+    created_at, _, row_id = (value or "").partition(".")
+    if not created_at.isdigit():
+        return None
+    try:
+        return int(created_at), uuid.UUID(row_id)
+    except ValueError:
+        return None
+
+
+@tenant_page(methods=("GET",))
+def usage(request, member):
+    tenant = member.tenant
+    see_all = member_can(member, Permission.VIEW_ALL_USAGE)
+    summary = selectors.credits_summary(tenant=tenant, user=request.user)
+    rows = selectors.credit_transactions_for(tenant=tenant, user=None if see_all else request.user)
+    cursor = _parse_cursor(request.GET.get("before"))
+    if cursor is not None:
+        created_at, row_id = cursor
+        rows = rows.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=row_id))
+    transactions = list(rows[: TRANSACTIONS_PER_PAGE + 1])
+    more = len(transactions) > TRANSACTIONS_PER_PAGE
+    transactions = transactions[:TRANSACTIONS_PER_PAGE]
+    next_cursor = f"{transactions[-1].created_at}.{transactions[-1].pk}" if more else None
+    return render(
+        request,
+        "credits/usage.html",
+        {
+            "tenant": tenant,
+            "member": member,
+            "summary": summary,
+            "see_all": see_all,
+            "transactions": transactions,
+            "next_cursor": next_cursor,
+            "members": list(selectors.member_usage_list(tenant=tenant)) if see_all else None,
+            "can_manage_api_keys": member_can(member, Permission.MANAGE_API_KEYS),
+        },
+    )
+
+
+@tenant_page(
+    permission=Permission.MANAGE_API_KEYS,
+    denied="Only owners and members allowed to manage API keys can see this organization's keys.",
+)
+def api_keys(request, member):
+    form = ApiKeyForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            _api_key, new_key = services.api_key_create(
+                tenant=member.tenant, user=request.user, name=form.cleaned_data["name"]
+            )
+            form = ApiKeyForm()
+        except ApplicationError as error:
+            form.add_error("name" if error.field == "name" else None, error.detail)
+    response = render(
+        request,
+        "credits/api_keys.html",
+        {
+            "tenant": member.tenant,
+            "member": member,
+            "form": form,
+            "new_key": new_key,
+            "keys": selectors.tenant_api_keys(tenant=member.tenant),
+        },
+        status=400 if form.errors else 200,
+    )
+    if new_key:
+        response["Cache-Control"] = "no-store"  # the key must not linger in any cache
+    return response
+
+
+@tenant_page(methods=("POST",), permission=Permission.MANAGE_API_KEYS)
+def api_key_revoke(request, member, api_key_id):
+    api_key = get_object_or_404(ApiKey, pk=api_key_id, tenant=member.tenant)
+    if services.api_key_revoke(api_key=api_key):
+        messages.success(request, f"API key “{api_key.name}” revoked: it stops working now.")
+    else:
+        messages.info(request, f"API key “{api_key.name}” was already revoked.")
+    return redirect("credits:api_keys", slug=member.tenant.slug)
