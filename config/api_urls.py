@@ -3,7 +3,7 @@
 from django.urls import include, path  # noqa: F401  (apps add their routes)
 
 urlpatterns: list = [
-    # path("", include("accounts.api_urls")),
-    # path("", include("organizations.api_urls")),
-    # path("", include("credits.api_urls")),
+    path("", include("accounts.api_urls")),
+    path("", include("organizations.api_urls")),
+    path("", include("credits.api_urls")),
 ]

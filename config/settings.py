@@ -5,6 +5,7 @@ clone (SQLite, DEBUG on, console email); production sets DEBUG=False and
 SECRET_KEY, DATABASE_URL, ALLOWED_HOSTS explicitly.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "djstripe",
+    "axes",
     "core",
     "organizations",
     "credits",
@@ -52,6 +54,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A page asked for by an organization's former slug redirects to the current one.
+    "organizations.middleware.TenantSlugRedirectMiddleware",
+    # Last: turns an axes lockout (set during authenticate) into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -67,6 +73,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "organizations.context_processors.current_tenant",
             ],
         },
     },
@@ -85,7 +92,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.EmailOrUsernameBackend"]
+# The lockout check runs first and refuses a locked-out (username, IP) pair
+# before any password is checked (docs/accounts.md, "Brute force").
+AUTHENTICATION_BACKENDS = ["accounts.backends.LockoutBackend", "accounts.backends.EmailOrUsernameBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
@@ -143,6 +152,8 @@ X_FRAME_OPTIONS = "DENY"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        # Organization API keys (`Authorization: Bearer ...`); credits' own views list it first.
+        "credits.auth.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -156,6 +167,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Accounts, organizations, credits and billing.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Choice sets whose field names ("role", "status") recur across apps.
+    "ENUM_NAME_OVERRIDES": {
+        "MemberRoleEnum": "organizations.models.MemberRole",
+        "InvitationStatusEnum": "organizations.models.InvitationStatus",
+        "MemberPermissionEnum": "organizations.models.Permission",
+    },
 }
 
 # Sign-up calls these, in order, inside the sign-up transaction, each as
@@ -163,7 +180,21 @@ SPECTACULAR_SETTINGS = {
 # them), so they are named here rather than imported.
 KEEL_SIGNUP_HOOKS = [
     "organizations.services.tenant_create_default",
+    "credits.services.credits_grant_free",
 ]
+# Account deletion, named for the same reason. NOTICES: each `hook(user=user)
+# -> list[str]`, sentences the delete-account page shows before confirming.
+# HOOKS: each `hook(user=user)`, run inside the deletion transaction before
+# the account is anonymised (e.g. delete or hand over sole-owned organizations).
+KEEL_ACCOUNT_DELETE_NOTICES: list[str] = [
+    "organizations.services.tenants_account_delete_notices",
+]
+KEEL_ACCOUNT_DELETE_HOOKS: list[str] = [
+    "organizations.services.tenants_account_delete",
+]
+# Organization deletion runs these on commit, each as `hook(tenant=tenant)`:
+# billing adds the one that cancels the organization's subscription.
+KEEL_TENANT_DELETE_HOOKS: list[str] = []
 
 # Credits
 FREE_PLAN_CREDITS = env.int("FREE_PLAN_CREDITS", default=100)
@@ -191,6 +222,29 @@ GOOGLE_OIDC_METADATA_URL = env(
     "GOOGLE_OIDC_METADATA_URL", default="https://accounts.google.com/.well-known/openid-configuration"
 )
 
+# Accounts: links in emails, brute-force protection (docs/accounts.md).
+# The database cache is shared by every worker process without Redis; its
+# table is created by migrations (accounts 0002) and by the test runner.
+CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://keel_cache")}
+EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", default=3 * 24 * 3600)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+# Password-reset requests per hour: per client IP and per account (or address).
+PASSWORD_RESET_LIMIT_PER_IP = env.int("PASSWORD_RESET_LIMIT_PER_IP", default=10)
+PASSWORD_RESET_LIMIT_PER_ACCOUNT = env.int("PASSWORD_RESET_LIMIT_PER_ACCOUNT", default=3)
+AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=1024 * 1024)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+# Lock the (account, client IP) pair: a stranger cannot lock a user out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.ratelimit.axes_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.ratelimit.client_ip"
+AXES_CLIENT_STR_CALLABLE = "accounts.ratelimit.axes_client_str"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+
 # Logging: structured enough to read, never secrets or personal data.
 LOGGING = {
     "version": 1,
@@ -198,7 +252,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes logs every sign-in at INFO; its warnings (failures, lockouts) carry hashes only.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 SILENCED_SYSTEM_CHECKS = [

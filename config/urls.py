@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -12,6 +14,13 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
-    # path("accounts/", include("accounts.urls")),
-    # path("orgs/", include("organizations.urls")),
+    path("accounts/", include("accounts.urls")),
+    # /orgs/ (list, create, switch), /o/<slug>/... (one organization), /invitations/accept/<token>/
+    path("", include("organizations.urls")),
+    # /o/<slug>/credits/ (usage) and /o/<slug>/api-keys/
+    path("o/<slug:slug>/", include("credits.urls")),
 ]
+
+# Uploads (avatars) in development only: `static()` is empty unless DEBUG; production
+# serves MEDIA_ROOT from the web server or object storage (docs/accounts.md, "Avatars").
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

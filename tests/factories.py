@@ -9,8 +9,23 @@ from django.contrib.auth.hashers import make_password
 from accounts.models import EmailType, User, UserEmail, UserEmailPreference, UserProviderCustomer
 from billing.models import Invoice, Lifetime, Price, PriceType, Subscription, SubscriptionStatus
 from core.time import MS_PER_DAY, now_ms
-from credits.models import Credit, CreditMode, CreditOverdraft, CreditTransaction, TransactionType
-from organizations.models import MemberRole, Tenant, TenantInvitation, TenantMember, TenantMemberCreditLimit
+from credits.models import (
+    ApiKey,
+    Credit,
+    CreditMode,
+    CreditOverdraft,
+    CreditTransaction,
+    IdempotencyKey,
+    TransactionType,
+)
+from organizations.models import (
+    MemberRole,
+    Tenant,
+    TenantInvitation,
+    TenantMember,
+    TenantMemberCreditLimit,
+    TenantSlug,
+)
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 
@@ -82,6 +97,16 @@ class TenantFactory(factory.django.DjangoModelFactory):
     owner = factory.SubFactory(UserFactory)
 
 
+class TenantSlugFactory(factory.django.DjangoModelFactory):
+    """A former slug of an organization."""
+
+    class Meta:
+        model = TenantSlug
+
+    tenant = factory.SubFactory(TenantFactory)
+    slug = factory.Sequence(lambda n: f"former-org-{n}")
+
+
 class TenantMemberFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = TenantMember
@@ -142,6 +167,30 @@ class CreditOverdraftFactory(factory.django.DjangoModelFactory):
     tenant = factory.SubFactory(TenantFactory)
     user = factory.SelfAttribute("tenant.owner")
     credits = 0
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    """A key row only (its secret unknown): use `credits.services.api_key_create` for a usable key."""
+
+    class Meta:
+        model = ApiKey
+
+    tenant = factory.SubFactory(TenantFactory)
+    user = factory.SelfAttribute("tenant.owner")
+    name = "factory key"
+    prefix = factory.Sequence(lambda n: f"fk{n:06d}")
+    hashed_key = factory.LazyFunction(lambda: f"sha512$${uuid.uuid4().hex}")
+
+
+class IdempotencyKeyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IdempotencyKey
+
+    tenant = factory.SubFactory(TenantFactory)
+    user = factory.SelfAttribute("tenant.owner")
+    key = factory.Sequence(lambda n: f"idem-{n}")
+    fingerprint = "0" * 64
+    result = factory.LazyFunction(lambda: {"consumed": 1, "balance": 0, "overdraft": 0, "transaction_ids": []})
 
 
 class PriceFactory(factory.django.DjangoModelFactory):
