@@ -1,0 +1,36 @@
+"""The ceiling: the least a consumption can do, in raw SQL, in a minimal Django view.
+
+One grant row locked, decremented, and one ledger row inserted, in one
+transaction; no authentication, no validation, no ORM. Keel's real consume
+endpoint is measured against this.
+"""
+
+import uuid
+
+from django.db import connection, transaction
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from core.time import now_ms
+
+
+@csrf_exempt
+def raw_consume(request):
+    grant_id = request.headers["X-Grant"]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tenant_id, user_id FROM credits WHERE id = %s FOR UPDATE",
+            [grant_id],
+        )
+        tenant_id, user_id = cursor.fetchone()
+        cursor.execute(
+            "UPDATE credits SET remaining_credits = remaining_credits - 1 WHERE id = %s",
+            [grant_id],
+        )
+        cursor.execute(
+            "INSERT INTO credit_transactions"
+            " (id, user_id, tenant_id, credit_id, credits, type, description, created_at)"
+            " VALUES (%s, %s, %s, %s, -1, 'deduct', 'bench', %s)",
+            [uuid.uuid4(), user_id, tenant_id, grant_id, now_ms()],
+        )
+    return HttpResponse(status=201)
