@@ -29,6 +29,24 @@ def test_seed_demo_is_rerunnable_and_prints_the_password():
     assert "second-password-2" in out.getvalue()
     assert Tenant.objects.filter(slug="demo").count() == 1
     assert Price.objects.filter(active=True).count() == 4
+    from django.conf import settings
+
+    from credits.models import Credit
+
+    assert Credit.objects.get(tenant__slug="demo", mode="free").total_credits == settings.FREE_PLAN_CREDITS
     from django.contrib.auth import authenticate
 
     assert authenticate(username="demo", password="second-password-2").is_staff
+
+
+@pytest.mark.django_db
+def test_home_page_leads_a_signed_in_user_to_their_organization(client, tenant):
+    client.force_login(tenant.owner)
+    page = client.get("/").content.decode()
+    assert f"/o/{tenant.slug}/credits/" in page
+    assert tenant.name in page
+
+
+@pytest.mark.django_db
+def test_home_page_invites_visitors_to_sign_up(client):
+    assert "/accounts/signup/" in client.get("/").content.decode()

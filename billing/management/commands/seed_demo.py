@@ -6,6 +6,7 @@ from django.db import transaction
 from accounts.models import SystemRole, User
 from accounts.services import user_create
 from billing.services import prices_seed_demo
+from credits.services import credits_grant_free
 from organizations.models import Tenant
 from organizations.services import tenant_create
 
@@ -38,6 +39,7 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         if not Tenant.objects.filter(owner=user, slug="demo").exists():
             tenant_create(owner=user, name="Demo Org", slug="demo", is_default=True)
+        credits_grant_free(user=user)  # idempotent: one free grant per organization
         prices = prices_seed_demo()
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
