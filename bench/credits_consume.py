@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 DB_NAME = os.environ.get("BENCH_DB", "keel_bench")
 DATABASE_URL = f"postgres://root@127.0.0.1:5432/{DB_NAME}"
 CONNECTIONS = 16
-THREADS_PER_WORKER = 4
+THREADS_PER_WORKER = 4  # default; --threads 1 runs sync workers
 WRK_THREADS = 2
 HUGE = 2_000_000_000  # a grant is at most 2**31 - 1 credits (the ledger column is INTEGER)
 
@@ -92,9 +92,10 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, threads: int = THREADS_PER_WORKER):
         self.port = free_port()
         self.workers = workers
+        self.threads = threads
 
     def __enter__(self):
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
@@ -102,12 +103,13 @@ class Gunicorn:
             [
                 gunicorn,
                 "bench.wsgi",
+                # The same server for the ceiling and for Keel: the comparison stays fair.
                 "--worker-class",
-                "gthread",
+                "gthread" if self.threads > 1 else "sync",
                 "--workers",
                 str(self.workers),
                 "--threads",
-                str(THREADS_PER_WORKER),
+                str(self.threads),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--log-level",
@@ -327,7 +329,7 @@ def run(args) -> dict:
     add_history(history[0], history[1], history[2], args.history)
 
     results = {}
-    with Gunicorn(workers=args.workers) as server:
+    with Gunicorn(workers=args.workers, threads=args.threads) as server:
         # Warm every worker's connection and code paths before measuring.
         wrk(server.url, mode="raw", targets=[str(raw_one[2][0].id)], paths=["/bench/raw-consume/"], requests=500)
         wrk(server.url, mode="api", targets=[many[0][3]], paths=[consume_path(many[0][0].slug)], requests=500)
@@ -380,11 +382,17 @@ def run(args) -> dict:
     return results
 
 
+def server_description(args) -> str:
+    if args.threads > 1:
+        return f"{args.workers} gthread workers x {args.threads} threads"
+    return f"{args.workers} sync workers"
+
+
 def report(results: dict, args) -> str:
     r = results
     lines = [
         f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores,"
-        f" gunicorn {args.workers} gthread workers x {THREADS_PER_WORKER} threads,"
+        f" gunicorn {server_description(args)},"
         f" wrk {WRK_THREADS} threads / {CONNECTIONS} connections on the same machine, PostgreSQL 127.0.0.1,"
         f" {args.requests:,} requests per throughput run, {args.latency_requests:,} per latency run.",
         "",
@@ -434,6 +442,7 @@ def main():
     parser.add_argument("--orgs", type=int, default=32)
     parser.add_argument("--history", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=THREADS_PER_WORKER, help="per worker; 1 = sync workers")
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the bench database")
     parser.add_argument("--write-docs", action="store_true", help="write the figures into docs/performance.md")
     args = parser.parse_args()

@@ -78,6 +78,31 @@ class CreditSummaryView(OrganizationAPIView):
         return Response(CreditSummarySerializer(summary).data)
 
 
+def consume_output(result) -> dict:
+    """`ConsumeOutputSerializer(result).data`, built directly: the serializer machinery was a
+    noticeable part of a consumption's cost. The serializer stays the schema (`extend_schema`),
+    and a test checks that both give the same body.
+    """
+    return {
+        "consumed": result.consumed,
+        "balance": result.balance,
+        "overdraft": result.overdraft,
+        "transactions": [
+            {
+                "id": str(tx.id),
+                "type": str(tx.type),
+                "credits": tx.credits,
+                "credit": None if tx.credit_id is None else str(tx.credit_id),
+                "user": str(tx.user_id),
+                "username": tx.user.username,
+                "description": tx.description,
+                "created_at": tx.created_at,
+            }
+            for tx in result.transactions
+        ],
+    }
+
+
 class ConsumeView(OrganizationAPIView):
     @extend_schema(
         operation_id="credits_consume",
@@ -124,7 +149,7 @@ class ConsumeView(OrganizationAPIView):
             description=data.validated_data["description"],
             idempotency_key=key,
         )
-        response = Response(ConsumeOutputSerializer(result).data, status=status.HTTP_201_CREATED)
+        response = Response(consume_output(result), status=status.HTTP_201_CREATED)
         if result.replayed:
             response[REPLAYED_HEADER] = "true"
         return response

@@ -11,15 +11,23 @@ A key acts as its user inside its organization only:
   next request (the user is loaded with the key every time).
 
 One indexed lookup by prefix and a SHA-512 comparison per request;
-`last_used_at` is written at most once a minute.
+`last_used_at` is written at most once a minute. The same query loads the
+key's user, its organization and the user's membership there (`LEFT JOIN`:
+none if the user left), kept as `api_key.membership` so that
+`resolve_tenant` needs no second query for the key's own organization.
 """
 
+from django.contrib.auth import get_user_model
+from django.db import connection
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from credits.models import ApiKey
 from credits.services.api_keys import api_key_split, api_key_touch, api_key_verify
+from organizations.models import Tenant, TenantMember
+
+User = get_user_model()
 
 API_PREFIX = "api/v1/"
 ORG_ROUTE_PREFIX = "api/v1/orgs/"
@@ -33,6 +41,58 @@ class InvalidApiKey(exceptions.AuthenticationFailed):
 class ApiKeyNotAllowed(exceptions.AuthenticationFailed):
     default_detail = "An API key works only inside its organization: /api/v1/orgs/{slug}/..."
     default_code = "api_key_not_allowed"
+
+
+# api_keys, its user and its organization, and the user's membership there (LEFT JOIN: none if
+# the user left). Raw SQL: building this join with the ORM cost more than running it.
+_JOINED = (
+    (ApiKey, "k", ""),
+    (User, "u", "JOIN {table} u ON u.id = k.user_id"),
+    (Tenant, "t", "JOIN {table} t ON t.id = k.tenant_id"),
+    (TenantMember, "m", "LEFT JOIN {table} m ON m.tenant_id = k.tenant_id AND m.user_id = k.user_id"),
+)
+
+
+def _live_key_with_membership(prefix: str) -> ApiKey | None:
+    """The live key by prefix, with `user`, `tenant` and `membership` (or None), in one query."""
+    qn = connection.ops.quote_name
+    columns, shapes = [], []
+    for model, alias, _join in _JOINED:
+        fields = model._meta.concrete_fields
+        columns += [f"{alias}.{qn(field.column)}" for field in fields]
+        converters = [
+            connection.ops.get_db_converters(field.cached_col) + field.get_db_converters(connection) for field in fields
+        ]
+        shapes.append((model, [field.attname for field in fields], converters))
+    joins = " ".join(join.format(table=qn(model._meta.db_table)) for model, _alias, join in _JOINED[1:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(columns)} FROM {qn(ApiKey._meta.db_table)} k {joins}"
+            " WHERE k.prefix = %s AND k.revoked_at IS NULL",
+            [prefix],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instances, start = [], 0
+    for model, names, converters in shapes:
+        values = row[start : start + len(names)]
+        start += len(names)
+        if values[names.index(model._meta.pk.attname)] is None:  # no membership row
+            instances.append(None)
+            continue
+        converted = []
+        for value, field_converters, field in zip(values, converters, model._meta.concrete_fields, strict=True):
+            for converter in field_converters:
+                value = converter(value, field.cached_col, connection)
+            converted.append(value)
+        instances.append(model.from_db(connection.alias, names, converted))
+    api_key, user, tenant, member = instances
+    api_key.user, api_key.tenant = user, tenant
+    if member is not None:
+        member.user, member.tenant = user, tenant
+    api_key.membership = member
+    return api_key
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -52,7 +112,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if split is None:
             raise InvalidApiKey()
         prefix, raw_key = split
-        api_key = ApiKey.objects.select_related("user").filter(prefix=prefix, revoked_at__isnull=True).first()
+        api_key = _live_key_with_membership(prefix)
         if api_key is None or not api_key_verify(api_key=api_key, raw_key=raw_key) or not api_key.user.is_active:
             raise InvalidApiKey()
         match = getattr(request._request, "resolver_match", None)

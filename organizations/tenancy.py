@@ -88,8 +88,19 @@ def resolve_tenant(request, slug: str) -> TenantMember:
 
     For pages, also remembers the organization as the session's current one.
     """
-    member = membership_for(user=request.user, slug=slug)
-    bound_tenant_id = getattr(getattr(request, "auth", None), "tenant_id", None)
+    auth = getattr(request, "auth", None)
+    # An API key's authentication loaded its user's membership in its organization
+    # (`credits.auth`): when the URL names that organization by its current slug
+    # and it is alive, that is exactly what `membership_for` would find.
+    member = getattr(auth, "membership", None)
+    if not (
+        member is not None
+        and member.user_id == getattr(request.user, "pk", None)
+        and member.tenant.slug == slug
+        and member.tenant.deleted_at is None
+    ):
+        member = membership_for(user=request.user, slug=slug)
+    bound_tenant_id = getattr(auth, "tenant_id", None)
     if bound_tenant_id is not None and bound_tenant_id != member.tenant_id:
         raise Http404
     if _is_api_request(request):

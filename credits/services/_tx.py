@@ -17,6 +17,7 @@ the `FOR KEY SHARE` locks that inserting rows referencing the tenant takes.
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -79,6 +80,36 @@ def lock_wallet(tenant_id) -> Tenant:
         .only("id", "owner_id", "overdraft_enabled", "overdraft_limit")
         .get(pk=tenant_id)
     )
+
+
+def db_uuid(value):
+    """A UUID as a raw-SQL parameter: native on PostgreSQL, 32 hex characters on SQLite (as the ORM stores it)."""
+    return value if connection.features.has_native_uuid_field else value.hex
+
+
+def py_uuid(value) -> uuid.UUID:
+    """A UUID column read by raw SQL (SQLite returns the hex string)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+def lock_wallet_settings(tenant_id) -> tuple[bool, int]:
+    """`lock_wallet` in raw SQL for the consume hot path: (overdraft_enabled, overdraft_limit), read under the lock.
+
+    `FOR NO KEY UPDATE` where the database has it (PostgreSQL), as the ORM's
+    `select_for_update(no_key=True)` does; SQLite serializes writers itself.
+    """
+    features = connection.features
+    lock = ""
+    if features.has_select_for_update:
+        lock = " FOR NO KEY UPDATE" if features.has_select_for_no_key_update else " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT overdraft_enabled, overdraft_limit FROM tenants WHERE id = %s{lock}", [db_uuid(tenant_id)]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Tenant.DoesNotExist
+    return bool(row[0]), row[1]
 
 
 def wallet_debt(tenant_id) -> int:

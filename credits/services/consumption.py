@@ -1,30 +1,33 @@
 """Consumption: spend credits of an organization for one of its members, all or nothing.
 
-One transaction, a handful of statements whatever the history size:
-wallet lock, member-limit conditional update, one indexed read of the usable
-grants (`credits_consumption_idx`), one conditional update of the grants
-touched, one bulk insert of ledger rows.
+One transaction, six statements whatever the history size: wallet lock,
+member-limit conditional update (which also reads the debt), one indexed read
+of the usable grants (`credits_consumption_idx`), one conditional update of
+the grants touched, one multi-row insert of ledger rows, the idempotency key
+with its result. The hot statements are raw, portable SQL (PostgreSQL and
+SQLite alike): the ORM's query building was most of a consumption's cost.
 """
 
 import uuid
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import IntegrityError, connection, transaction
 
 from core.errors import Conflict, ValidationFailed
 from core.time import now_ms
 from credits.errors import IdempotencyConflict, InsufficientCredits, InvalidAmount, MemberCreditLimitExceeded
-from credits.models import Credit, CreditTransaction, TransactionType
-from credits.services._ledger import ledger_row, overdraft_set
-from credits.services._tx import MAX_CREDITS, GrantChanged, lock_wallet, run_atomic, wallet_debt
-from credits.services.idempotency import (
-    MAX_KEY_LENGTH,
-    idempotency_claim,
-    idempotency_find,
-    idempotency_record,
-    request_fingerprint,
+from credits.models import CreditTransaction, TransactionType
+from credits.services._ledger import ledger_insert, ledger_row, overdraft_set
+from credits.services._tx import (
+    MAX_CREDITS,
+    GrantChanged,
+    db_uuid,
+    lock_wallet_settings,
+    py_uuid,
+    run_atomic,
+    wallet_debt,
 )
+from credits.services.idempotency import MAX_KEY_LENGTH, idempotency_find, idempotency_store, request_fingerprint
 from credits.services.overdraft import draw, repayment_rows
 from organizations.models import UNLIMITED, Tenant, TenantMemberCreditLimit
 
@@ -63,14 +66,26 @@ def _validate(*, amount, description: str, idempotency_key: str | None) -> None:
         )
 
 
-def _charge_member(*, tenant_id, user_id, amount: int, at_ms: int) -> None:
-    """Count `amount` against the member's limit in one conditional update, or refuse."""
-    limits = TenantMemberCreditLimit.objects.filter(tenant_id=tenant_id, user_id=user_id)
-    charged = limits.filter(Q(credit_limit=UNLIMITED) | Q(used_credits__lte=F("credit_limit") - amount)).update(
-        used_credits=F("used_credits") + amount, updated_at=at_ms
-    )
+def _charge_member(*, tenant_id, user_id, amount: int, at_ms: int) -> int:
+    """Count `amount` against the member's limit in one conditional update, or refuse; returns what is owed.
+
+    The same statement reads the organization's debt (`RETURNING` a subquery):
+    it starts after `lock_wallet_settings` returned, so its snapshot already
+    holds whatever the previous holder of the wallet lock committed (unlike a
+    read joined to the locking statement itself; see `wallet_debt`).
+    """
+    tenant_param, user_param = db_uuid(tenant_id), db_uuid(user_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tenant_member_credit_limits SET used_credits = used_credits + %s, updated_at = %s"
+            " WHERE tenant_id = %s AND user_id = %s AND (credit_limit = %s OR used_credits <= credit_limit - %s)"
+            " RETURNING (SELECT credits FROM credit_overdrafts WHERE tenant_id = %s)",
+            [amount, at_ms, tenant_param, user_param, UNLIMITED, amount, tenant_param],
+        )
+        charged = cursor.fetchall()
     if charged:
-        return
+        return charged[0][0] or 0
+    limits = TenantMemberCreditLimit.objects.filter(tenant_id=tenant_id, user_id=user_id)
     row = limits.values("credit_limit", "used_credits").first()
     if row is None:
         # Every membership should have its row; a missing one means unlimited,
@@ -82,7 +97,7 @@ def _charge_member(*, tenant_id, user_id, amount: int, at_ms: int) -> None:
                 )
         except IntegrityError as exc:
             raise GrantChanged from exc  # created concurrently: start over
-        return
+        return wallet_debt(tenant_id)
     left = max(row["credit_limit"] - row["used_credits"], 0)
     raise MemberCreditLimitExceeded(
         f"This would exceed your credit limit in this organization: {amount} requested, {left} left "
@@ -90,35 +105,54 @@ def _charge_member(*, tenant_id, user_id, amount: int, at_ms: int) -> None:
     )
 
 
+def _usable_grants(*, tenant_id, at_ms: int) -> list[list]:
+    """[id, remaining] of the usable grants in consumption order (`credits_consumption_idx`).
+
+    Raw SQL for the hot path; the same filter and order as
+    `Credit.objects.usable(at_ms=...).in_consumption_order()` (DESIGN.md's
+    order: priority DESC, soonest expiry first and never-expiring last,
+    effective_at, created_at, id). A test compares the two.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, remaining_credits FROM credits"
+            " WHERE tenant_id = %s AND remaining_credits > 0 AND effective_at <= %s"
+            " AND (expires_at IS NULL OR expires_at > %s)"
+            " ORDER BY priority DESC, expires_at ASC NULLS LAST, effective_at ASC, created_at ASC, id ASC",
+            [db_uuid(tenant_id), at_ms, at_ms],
+        )
+        return [[py_uuid(credit_id), remaining] for credit_id, remaining in cursor.fetchall()]
+
+
 def _take(totals: dict) -> None:
     """Subtract from each grant in one statement; a grant holding less than planned restarts the transaction."""
     if not totals:
         return
-    holds_enough = Q()
+    # UPDATE credits SET remaining_credits = remaining_credits - CASE id WHEN g1 THEN n1 ... END
+    # WHERE (id = g1 AND remaining_credits >= n1) OR ...
+    cases, conditions, case_params, condition_params = [], [], [], []
     for credit_id, n in totals.items():
-        holds_enough |= Q(pk=credit_id, remaining_credits__gte=n)
-    if len(totals) == 1:
-        ((credit_id, n),) = totals.items()
-        new_remaining = F("remaining_credits") - n
-    else:
-        new_remaining = F("remaining_credits") - Case(*(When(pk=c, then=Value(n)) for c, n in totals.items()))
-    updated = Credit.objects.filter(holds_enough).update(remaining_credits=new_remaining)
+        cases.append("WHEN %s THEN %s")
+        case_params += [db_uuid(credit_id), n]
+        conditions.append("(id = %s AND remaining_credits >= %s)")
+        condition_params += [db_uuid(credit_id), n]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE credits SET remaining_credits = remaining_credits - CASE id {' '.join(cases)} END"
+            f" WHERE {' OR '.join(conditions)}",
+            case_params + condition_params,
+        )
+        updated = cursor.rowcount
     if updated != len(totals):
         raise GrantChanged
 
 
 def _consume(*, tenant: Tenant, user, amount: int, description: str, at_ms: int) -> ConsumeResult:
-    wallet = lock_wallet(tenant.pk)
-    owed_before = wallet_debt(tenant.pk)
-    _charge_member(tenant_id=tenant.pk, user_id=user.pk, amount=amount, at_ms=at_ms)
+    # Lock order (_tx.py): wallet, member limit, grants, overdraft and ledger.
+    overdraft_enabled, overdraft_limit = lock_wallet_settings(tenant.pk)
+    owed_before = _charge_member(tenant_id=tenant.pk, user_id=user.pk, amount=amount, at_ms=at_ms)
 
-    grants = [
-        [credit_id, remaining]
-        for credit_id, remaining in Credit.objects.filter(tenant_id=tenant.pk)
-        .usable(at_ms=at_ms)
-        .in_consumption_order()
-        .values_list("id", "remaining_credits")
-    ]
+    grants = _usable_grants(tenant_id=tenant.pk, at_ms=at_ms)
     usable = sum(remaining for _, remaining in grants)
     # Credits that became usable while something is owed pay it back first.
     repaid = draw(grants, owed_before) if owed_before else []
@@ -126,11 +160,11 @@ def _consume(*, tenant: Tenant, user, amount: int, description: str, at_ms: int)
     drawn = draw(grants, amount)
     uncovered = amount - sum(n for _, n in drawn)
     if uncovered:
-        room = wallet.overdraft_limit - owed if wallet.overdraft_enabled else 0
+        room = overdraft_limit - owed if overdraft_enabled else 0
         if uncovered > room:
             available = max(usable - owed_before, 0)
             detail = f"Not enough credits: {amount} requested, {available} available"
-            if wallet.overdraft_enabled:
+            if overdraft_enabled:
                 detail += f" (and {max(room, 0)} more on overdraft)"
             raise InsufficientCredits(detail + ".")
 
@@ -146,9 +180,9 @@ def _consume(*, tenant: Tenant, user, amount: int, description: str, at_ms: int)
         rows.append(ledger_row(credits=-uncovered, type=TransactionType.DEDUCT_OVERDRAFT, **common))
     for row in rows:
         row.user = user  # the response renders who consumed without a query
-    CreditTransaction.objects.bulk_create(rows)
+    ledger_insert(rows)
     owed += uncovered
-    overdraft_set(tenant=wallet, owed_before=owed_before, owed_after=owed, user_id=user.pk, at_ms=at_ms)
+    overdraft_set(tenant=tenant, owed_before=owed_before, owed_after=owed, user_id=user.pk, at_ms=at_ms)
     return ConsumeResult(
         consumed=amount,
         balance=sum(remaining for _, remaining in grants) - owed,
@@ -200,19 +234,27 @@ def credits_consume(
     )
 
     def write() -> ConsumeResult:
-        claim_id = None
-        if idempotency_key:
-            claim_id = idempotency_claim(
-                tenant_id=tenant.pk, user_id=user.pk, key=idempotency_key, fingerprint=fingerprint, at_ms=at_ms
-            )
-            if claim_id is None:
-                raise _KeyTaken
         result = _consume(tenant=tenant, user=user, amount=amount, description=description, at_ms=at_ms)
-        if claim_id is not None:
-            idempotency_record(claim_id=claim_id, result=result.as_record())
+        # The key is written last, with the result, still under the wallet lock: taken means
+        # a committed request owns it, and this attempt rolls back everything it did.
+        if idempotency_key and not idempotency_store(
+            tenant_id=tenant.pk,
+            user_id=user.pk,
+            key=idempotency_key,
+            fingerprint=fingerprint,
+            result=result.as_record(),
+            at_ms=at_ms,
+        ):
+            raise _KeyTaken
         return result
 
     try:
         return run_atomic(write)
     except _KeyTaken:
         return _replay(tenant=tenant, key=idempotency_key, fingerprint=fingerprint)
+    except (InsufficientCredits, MemberCreditLimitExceeded):
+        # A repeat of a request that went through must replay it even when the same
+        # consumption would be refused now (its own credits are spent): the key decides.
+        if idempotency_key and idempotency_find(tenant_id=tenant.pk, key=idempotency_key) is not None:
+            return _replay(tenant=tenant, key=idempotency_key, fingerprint=fingerprint)
+        raise

@@ -1,11 +1,14 @@
 """Idempotency keys for consumption: the unique (tenant, key) decides, not a check-then-insert.
 
-A consumption with a key first claims it with `INSERT ... ON CONFLICT DO
-NOTHING` inside its transaction. A concurrent duplicate blocks on that insert
-until the first commits (then finds the key taken and replays its result) or
-rolls back (then claims the key itself): one key spends at most once. A
-refused consumption (not enough credits, over the limit) rolls back its claim
-too, so a retry after topping up is a fresh attempt.
+A consumption with a key writes it, with its result, as the last statement of
+its transaction (`INSERT ... ON CONFLICT DO NOTHING`), under the wallet lock.
+Two requests with one key are serialized by that lock (and by the unique
+index): the second runs after the first commits, finds the key taken at the
+insert, rolls back everything it did and replays the first result (or, if
+its own attempt was refused, finds the key before answering and replays it);
+if the first rolled back, the second proceeds. One key spends at most once. A
+refused consumption (not enough credits, over the limit) writes no key, so a
+retry after topping up is a fresh attempt.
 """
 
 import hashlib
@@ -27,8 +30,15 @@ def request_fingerprint(*, user_id, amount: int, description: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def idempotency_claim(*, tenant_id, user_id, key: str, fingerprint: str, at_ms: int) -> uuid.UUID | None:
-    """Claim `key` for this transaction; None when another request holds it (committed)."""
+def idempotency_store(*, tenant_id, user_id, key: str, fingerprint: str, result: dict, at_ms: int) -> bool:
+    """Record `key` with its result at the end of the consumption's transaction; False if it is taken.
+
+    `INSERT ... ON CONFLICT (tenant_id, key) DO NOTHING`: when it returns no
+    row, a committed request owns the key and the caller rolls back and
+    replays it. Duplicates of one organization's key are already serialized
+    by its wallet lock, and the unique index would make a second insert wait
+    for the first transaction anyway.
+    """
     meta = IdempotencyKey._meta
     values = {
         "id": uuid.uuid4(),
@@ -36,6 +46,7 @@ def idempotency_claim(*, tenant_id, user_id, key: str, fingerprint: str, at_ms: 
         "user_id": user_id,
         "key": key,
         "fingerprint": fingerprint,
+        "result": result,
         "created_at": at_ms,
     }
     columns, params = [], []
@@ -50,12 +61,7 @@ def idempotency_claim(*, tenant_id, user_id, key: str, fingerprint: str, at_ms: 
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        claimed = cursor.fetchone() is not None
-    return values["id"] if claimed else None
-
-
-def idempotency_record(*, claim_id: uuid.UUID, result: dict) -> None:
-    IdempotencyKey.objects.filter(pk=claim_id).update(result=result)
+        return cursor.fetchone() is not None
 
 
 def idempotency_find(*, tenant_id, key: str) -> IdempotencyKey | None:
