@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev lint migrate clean
+.PHONY: run test install install-dev lint sandbox bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ run: install
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The local Stripe stand-in (docs/stripe-sandbox.md); run it beside `make run`
+# and start the site with STRIPE_API_BASE=http://127.0.0.1:12111.
+sandbox: install
+	$(BIN)/python -m stripe_sandbox --port 12111
+
+# The credits benchmark on PostgreSQL (docs/performance.md).
+bench: install-dev
+	$(BIN)/python bench/credits_consume.py --write-docs
 
 lint: install-dev
 	$(BIN)/ruff check .
