@@ -1,17 +1,9 @@
 """API shapes of the accounts endpoints (input and output serializers)."""
 
-from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.models import SignupVia, SystemRole, UserEmail
-
-
-# Named "ApiError" in the schema: the shape every API error has (core.api.exception_handler).
-@extend_schema_serializer(component_name="ApiError")
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable machine-readable code, e.g. `email_taken`, `last_email`.")
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+from core.api import ErrorSerializer  # noqa: F401  (re-exported: the one error shape)
 
 
 class MeSerializer(serializers.Serializer):

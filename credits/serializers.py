@@ -4,16 +4,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api import ErrorSerializer  # noqa: F401  (re-exported: the one error shape)
 from core.time import now_ms
 from credits.models import Credit, CreditTransaction
 from credits.services._tx import MAX_CREDITS
 from credits.services.consumption import MAX_DESCRIPTION_LENGTH
 from organizations.models import UNLIMITED
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable, machine-readable error code.")
-    detail = serializers.CharField(help_text="What went wrong, for people.")
 
 
 @extend_schema_field(OpenApiTypes.INT)

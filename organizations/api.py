@@ -12,7 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from core.api import Pagination
+from core.api import ErrorSerializer, Pagination
 from core.errors import PermissionDenied
 from organizations import selectors, services
 from organizations.models import UNLIMITED, InvitationStatus, MemberRole, Permission
@@ -118,15 +118,8 @@ class AcceptSerializer(serializers.Serializer):
 SLUG = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH, description="The organization's slug.")
 
 
-class OrganizationErrorSerializer(serializers.Serializer):
-    """core.api.exception_handler's shape; `code` is stable (e.g. `slug_taken`, `last_owner`, `already_member`)."""
-
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
-
-
-ERROR = OrganizationErrorSerializer
+# core.api.exception_handler's shape; codes here include `slug_taken`, `last_owner`, `already_member`.
+ERROR = ErrorSerializer
 
 
 def _bound_tenant_id(request):
