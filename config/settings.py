@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our own static files, no CDN
     "djstripe",
     "axes",
     "core",
@@ -167,6 +168,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Accounts, organizations, credits and billing.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Choice sets whose field names ("role", "status") recur across apps.
     "ENUM_NAME_OVERRIDES": {
         "MemberRoleEnum": "organizations.models.MemberRole",

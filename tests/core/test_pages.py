@@ -50,3 +50,11 @@ def test_home_page_leads_a_signed_in_user_to_their_organization(client, tenant):
 @pytest.mark.django_db
 def test_home_page_invites_visitors_to_sign_up(client):
     assert "/accounts/signup/" in client.get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_api_docs_page_loads_swagger_ui_from_this_site_not_a_cdn(client):
+    page = client.get("/api/docs/").content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert "cdn.jsdelivr.net" not in page
+    assert client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
