@@ -57,12 +57,16 @@ def role_clean(role: str) -> str:
     return role
 
 
+# `credit_limit` is an INTEGER column: a larger value would fail in the database, not here.
+MAX_CREDIT_LIMIT = 2_147_483_647
+
+
 def credit_limit_clean(credit_limit) -> int:
     try:
         value = int(credit_limit)
     except (TypeError, ValueError):
         value = None
-    if value is None or value < UNLIMITED or isinstance(credit_limit, bool):
+    if value is None or not UNLIMITED <= value <= MAX_CREDIT_LIMIT or isinstance(credit_limit, bool):
         raise ValidationFailed(
             "The credit limit is a whole number of credits, or -1 for unlimited.",
             code="invalid_credit_limit",
