@@ -7,10 +7,17 @@ from core.admin import link_column, ms_column
 
 
 class UserEmailInline(admin.TabularInline):
+    """Shown, not edited: addresses change through the account services
+    (verification, one primary, lowercase), which the user drives."""
+
     model = UserEmail
     extra = 0
     fields = ("email", "is_primary", "verified", "via")
-    readonly_fields = ("via",)
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class UserEmailPreferenceInline(admin.TabularInline):
@@ -100,12 +107,15 @@ class UserEmailAdmin(admin.ModelAdmin):
     list_filter = ("is_primary", "verified", "via")
     search_fields = ("email", "user__username")
     list_select_related = ("user",)
-    raw_id_fields = ("user",)
-    readonly_fields = ("created_at_display", "updated_at_display")
+    fields = ("user", "email", "is_primary", "verified", "via", "created_at_display", "updated_at_display")
+    readonly_fields = fields
 
     user_link = link_column("user")
     created_at_display = ms_column("created_at", "created")
     updated_at_display = ms_column("updated_at", "updated")
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(UserProviderCustomer)

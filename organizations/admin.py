@@ -47,14 +47,28 @@ class TenantAdmin(admin.ModelAdmin):
     list_filter = ("is_default", "overdraft_enabled", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "slug", "owner__username")
     list_select_related = ("owner",)
-    raw_id_fields = ("owner",)
-    readonly_fields = ("created_at_display", "updated_at_display", "deleted_at_display")
+    # Name and logo only: slugs (history, reserved words), deletion (invitations, hooks),
+    # ownership and overdraft change through the services and the credits admin's forms.
+    readonly_fields = (
+        "slug",
+        "owner_link",
+        "is_default",
+        "overdraft_enabled",
+        "overdraft_limit",
+        "created_at_display",
+        "updated_at_display",
+        "deleted_at_display",
+    )
+    fields = ("name", "logo_url", *readonly_fields)
     inlines = [TenantMemberInline, TenantInvitationInline]
 
     owner_link = link_column("owner")
     created_at_display = ms_column("created_at", "created")
     updated_at_display = ms_column("updated_at", "updated")
     deleted_at_display = ms_column("deleted_at", "deleted")
+
+    def has_add_permission(self, request):
+        return False  # an organization starts with its owner member: `tenant_create`
 
 
 @admin.register(TenantMember)
@@ -84,10 +98,11 @@ class TenantInvitationAdmin(admin.ModelAdmin):
     list_filter = ("status", "role")
     search_fields = ("email", "tenant__slug", "tenant__name")
     list_select_related = ("tenant", "invited_by")
-    raw_id_fields = ("tenant", "invited_by")
-    # The stored token is a hash: useless to show, harmful to edit.
+    # The stored token is a hash: useless to show, harmful to edit. Status changes go
+    # through the actions below (conditional updates), so every field is read-only.
     exclude = ("token",)
-    readonly_fields = ("created_at_display", "expires_at_display", "permissions_pretty")
+    fields = ("email", "tenant_link", "role", "permissions_pretty", "credit_limit", "status", "invited_by_link")
+    readonly_fields = (*fields, "created_at_display", "expires_at_display")
 
     tenant_link = link_column("tenant")
     invited_by_link = link_column("invited_by", "invited by")
@@ -95,6 +110,9 @@ class TenantInvitationAdmin(admin.ModelAdmin):
     created_at_display = ms_column("created_at", "created")
     permissions_pretty = json_column("permissions")
     actions = ["resend_invitations", "revoke_invitations"]
+
+    def has_add_permission(self, request):
+        return False  # invitations are sent from the organization's pages or API
 
     def _apply(self, request, queryset, service, done: str):
         # Through the services, as a site operator (actor=None): same rules, same emails as the pages.
@@ -125,11 +143,16 @@ class TenantMemberCreditLimitAdmin(admin.ModelAdmin):
     list_display = ("user_link", "tenant_link", "credit_limit", "used_credits", "updated_at_display")
     search_fields = ("user__username", "tenant__slug")
     list_select_related = ("user", "tenant")
-    raw_id_fields = ("user", "tenant")
+    # Limits and usage change through `member_credit_limit_set` / `member_usage_reset` (the member pages).
+    readonly_fields = ("user_link", "tenant_link", "credit_limit", "used_credits", "updated_at_display")
+    fields = readonly_fields
 
     user_link = link_column("user")
     tenant_link = link_column("tenant")
     updated_at_display = ms_column("updated_at", "updated")
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(TenantSlug)

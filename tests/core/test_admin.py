@@ -110,3 +110,16 @@ def test_sign_in_with_a_verified_email_but_not_an_unverified_one(client):
         reverse("admin:login"), {"username": "ada.unverified@example.com", "password": factories.DEFAULT_PASSWORD}
     )
     assert refused.status_code == 200
+
+
+def test_staff_cannot_edit_addresses_past_the_account_rules(staff_client):
+    user = factories.UserFactory(email="ada@example.com")
+    address = user.emails.get()
+    url = reverse("admin:accounts_useremail_change", args=[address.pk])
+
+    page = staff_client.get(url).content.decode()
+    staff_client.post(url, {"email": "ADA@EXAMPLE.COM", "is_primary": "", "verified": ""})
+
+    address.refresh_from_db()
+    assert 'name="email"' not in page
+    assert (address.email, address.is_primary, address.verified) == ("ada@example.com", True, True)

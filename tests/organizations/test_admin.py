@@ -69,3 +69,58 @@ def test_staff_cannot_bypass_the_last_owner_rule_by_editing_a_membership(client)
     owner.refresh_from_db()
     assert 'name="role"' not in page
     assert owner.role == "owner"
+
+
+def test_staff_cannot_bypass_the_services_by_editing_an_organization(client):
+    """Slug history, deletion, ownership and overdraft go through services; the change form keeps name and logo."""
+    from django.urls import reverse
+
+    client.force_login(factories.UserFactory(role="owner"))
+    tenant = factories.TenantFactory(slug="acme", name="Acme")
+    intruder = factories.UserFactory()
+
+    client.post(
+        reverse("admin:organizations_tenant_change", args=[tenant.pk]),
+        {
+            "name": "Acme Two",
+            "logo_url": "",
+            "slug": "admin",
+            "owner": intruder.pk,
+            "deleted_at": 1,
+            "overdraft_enabled": "on",
+            "overdraft_limit": 10**6,
+            "members-TOTAL_FORMS": 0,
+            "members-INITIAL_FORMS": 0,
+            "invitations-TOTAL_FORMS": 0,
+            "invitations-INITIAL_FORMS": 0,
+        },
+    )
+
+    tenant.refresh_from_db()
+    assert tenant.name == "Acme Two"
+    assert (tenant.slug, tenant.owner_id, tenant.deleted_at) == ("acme", tenant.owner_id, None)
+    assert tenant.owner_id != intruder.pk
+    assert (tenant.overdraft_enabled, tenant.overdraft_limit) == (False, 0)
+
+
+def test_staff_cannot_edit_invitations_or_member_limits_by_hand(staff, org):
+    from django.urls import reverse
+
+    invitation = factories.TenantInvitationFactory(tenant=org, status="revoked", credit_limit=5)
+    limit = factories.TenantMemberCreditLimitFactory(tenant=org, credit_limit=5, used_credits=3)
+
+    staff.post(
+        reverse("admin:organizations_tenantinvitation_change", args=[invitation.pk]),
+        {"email": "x@example.com", "status": "pending", "role": "owner", "credit_limit": -1, "expires_at": 1},
+    )
+    staff.post(
+        reverse("admin:organizations_tenantmembercreditlimit_change", args=[limit.pk]),
+        {"credit_limit": -1, "used_credits": 0},
+    )
+
+    invitation.refresh_from_db()
+    limit.refresh_from_db()
+    assert (invitation.status, invitation.role, invitation.credit_limit) == ("revoked", "member", 5)
+    assert (limit.credit_limit, limit.used_credits) == (5, 3)
+    assert staff.get(reverse("admin:organizations_tenant_add")).status_code == 403
+    assert staff.get(reverse("admin:organizations_tenantinvitation_add")).status_code == 403
