@@ -31,10 +31,6 @@ def user_has_verified_email(*, user: User) -> bool:
     return UserEmail.objects.filter(user=user, verified=True).exists()
 
 
-def user_has_verified_address(*, user: User, email: str) -> bool:
-    return UserEmail.objects.filter(user=user, email=email.strip().lower(), verified=True).exists()
-
-
 def email_preferences_get(*, user: User) -> dict[str, bool]:
     """Every email type with the user's choice; no row means subscribed."""
     preferences = dict.fromkeys(EmailType.values, True)

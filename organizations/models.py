@@ -35,9 +35,6 @@ class TenantQuerySet(models.QuerySet):
     def alive(self):
         return self.filter(deleted_at__isnull=True)
 
-    def for_user(self, user):
-        return self.alive().filter(members__user=user)
-
 
 class Tenant(TimestampedModel):
     name = models.CharField(max_length=255)
