@@ -17,6 +17,8 @@ none if the user left), kept as `api_key.membership` so that
 `resolve_tenant` needs no second query for the key's own organization.
 """
 
+import functools
+
 from django.contrib.auth import get_user_model
 from django.db import connection
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -24,6 +26,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from credits.models import ApiKey
+from credits.services._tx import hot_cursor
 from credits.services.api_keys import api_key_split, api_key_touch, api_key_verify
 from organizations.models import Tenant, TenantMember
 
@@ -53,25 +56,34 @@ _JOINED = (
 )
 
 
-def _live_key_with_membership(prefix: str) -> ApiKey | None:
-    """The live key by prefix, with `user`, `tenant` and `membership` (or None), in one query."""
+@functools.cache
+def _key_query() -> tuple[str, list]:
+    """The SQL and, per model, (model, attnames, [(field, converters)]): built once per process."""
     qn = connection.ops.quote_name
     columns, shapes = [], []
     for model, alias, _join in _JOINED:
         fields = model._meta.concrete_fields
         columns += [f"{alias}.{qn(field.column)}" for field in fields]
         converters = [
-            connection.ops.get_db_converters(field.cached_col) + field.get_db_converters(connection) for field in fields
+            (field, connection.ops.get_db_converters(field.cached_col) + field.get_db_converters(connection))
+            for field in fields
         ]
         shapes.append((model, [field.attname for field in fields], converters))
     joins = " ".join(join.format(table=qn(model._meta.db_table)) for model, _alias, join in _JOINED[1:])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(columns)} FROM {qn(ApiKey._meta.db_table)} k {joins}"
-            " WHERE k.prefix = %s AND k.revoked_at IS NULL",
-            [prefix],
-        )
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {qn(ApiKey._meta.db_table)} k {joins}"
+        " WHERE k.prefix = %s AND k.revoked_at IS NULL"
+    )
+    return sql, shapes
+
+
+def _live_key_with_membership(prefix: str) -> ApiKey | None:
+    """The live key by prefix, with `user`, `tenant` and `membership` (or None), in one query."""
+    sql, shapes = _key_query()
+    with hot_cursor() as cursor:
+        cursor.execute(sql, [prefix])
         row = cursor.fetchone()
+        db = cursor.db
     if row is None:
         return None
     instances, start = [], 0
@@ -82,11 +94,11 @@ def _live_key_with_membership(prefix: str) -> ApiKey | None:
             instances.append(None)
             continue
         converted = []
-        for value, field_converters, field in zip(values, converters, model._meta.concrete_fields, strict=True):
+        for value, (field, field_converters) in zip(values, converters, strict=True):
             for converter in field_converters:
-                value = converter(value, field.cached_col, connection)
+                value = converter(value, field.cached_col, db)
             converted.append(value)
-        instances.append(model.from_db(connection.alias, names, converted))
+        instances.append(model.from_db(db.alias, names, converted))
     api_key, user, tenant, member = instances
     api_key.user, api_key.tenant = user, tenant
     if member is not None:

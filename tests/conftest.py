@@ -28,6 +28,15 @@ def pytest_collection_modifyitems(config, items):
         reporter.write_line(message, yellow=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _database_functions(django_db_setup, django_db_blocker):
+    """The credits engine's PostgreSQL functions as this checkout has them, on a reused test database too."""
+    from credits.apps import install_database_functions
+
+    with django_db_blocker.unblock():
+        install_database_functions()
+
+
 @pytest.fixture
 def user(db):
     return factories.UserFactory()

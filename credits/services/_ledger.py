@@ -13,8 +13,6 @@ So the sum of all an organization's rows equals the remaining credits of all
 its grants minus its overdraft.
 """
 
-from django.db import connection
-
 from credits.models import CreditMode, CreditOverdraft, CreditTransaction, TransactionType
 from credits.services._tx import db_uuid
 
@@ -41,14 +39,12 @@ def ledger_row(
     )
 
 
-def ledger_insert(rows: list[CreditTransaction]) -> None:
-    """Insert ledger rows built by `ledger_row` in one multi-row INSERT (the consume hot path).
+def ledger_insert_statement(rows: list[CreditTransaction]) -> tuple[str, list]:
+    """One multi-row INSERT of ledger rows built by `ledger_row` (the consume hot path).
 
     What `bulk_create` would write, without its per-object bookkeeping; the ids
-    were drawn when the rows were built.
+    were drawn when the rows were built. Once run, `mark_saved(rows)`.
     """
-    if not rows:
-        return
     values = []
     for row in rows:
         credit_id = db_uuid(row.credit_id) if row.credit_id is not None else None
@@ -63,16 +59,17 @@ def ledger_insert(rows: list[CreditTransaction]) -> None:
             row.description,
         ]
     placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO credit_transactions"
-            " (id, created_at, user_id, tenant_id, credit_id, credits, type, description)"
-            f" VALUES {placeholders}",
-            values,
-        )
+    sql = (
+        "INSERT INTO credit_transactions (id, created_at, user_id, tenant_id, credit_id, credits, type, description)"
+        f" VALUES {placeholders}"
+    )
+    return sql, values
+
+
+def mark_saved(rows: list[CreditTransaction], alias: str) -> None:
     for row in rows:
         row._state.adding = False  # saved, as bulk_create would mark them
-        row._state.db = connection.alias
+        row._state.db = alias
 
 
 def overdraft_set(*, tenant, owed_before: int, owed_after: int, user_id, at_ms: int) -> None:

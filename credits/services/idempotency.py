@@ -15,10 +15,9 @@ import hashlib
 import json
 import uuid
 
-from django.db import connection
-
 from core.time import MS_PER_DAY
 from credits.models import IdempotencyKey
+from credits.services._tx import db_uuid
 
 # Keys are kept at least this long (the API promises 24 hours).
 KEEP_MS = MS_PER_DAY
@@ -30,38 +29,35 @@ def request_fingerprint(*, user_id, amount: int, description: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def idempotency_store(*, tenant_id, user_id, key: str, fingerprint: str, result: dict, at_ms: int) -> bool:
-    """Record `key` with its result at the end of the consumption's transaction; False if it is taken.
+# The key with its result, or nothing if the (tenant, key) is taken.
+_STORE_SQL = (
+    "INSERT INTO credit_idempotency_keys (id, tenant_id, user_id, key, fingerprint, result, created_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, key) DO NOTHING RETURNING id"
+)
 
-    `INSERT ... ON CONFLICT (tenant_id, key) DO NOTHING`: when it returns no
-    row, a committed request owns the key and the caller rolls back and
+
+def idempotency_store_statement(
+    *, tenant_id, user_id, key: str, fingerprint: str, result: dict, at_ms: int, ops
+) -> tuple[str, list]:
+    """The statement that records `key` with its result, last in the consumption's transaction.
+
+    `INSERT ... ON CONFLICT (tenant_id, key) DO NOTHING RETURNING id`: no row
+    back means a committed request owns the key, and the caller rolls back and
     replays it. Duplicates of one organization's key are already serialized
     by its wallet lock, and the unique index would make a second insert wait
-    for the first transaction anyway.
+    for the first transaction anyway. `ops` is the connection's operations
+    (JSON is adapted as the model's JSONField writes it).
     """
-    meta = IdempotencyKey._meta
-    values = {
-        "id": uuid.uuid4(),
-        "tenant_id": tenant_id,
-        "user_id": user_id,
-        "key": key,
-        "fingerprint": fingerprint,
-        "result": result,
-        "created_at": at_ms,
-    }
-    columns, params = [], []
-    for name, value in values.items():
-        field = meta.get_field(name.removesuffix("_id") if name.endswith("_id") else name)
-        columns.append(connection.ops.quote_name(field.column))
-        params.append(field.get_db_prep_save(value, connection))
-    qn = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(params))}) "
-        f"ON CONFLICT ({qn('tenant_id')}, {qn('key')}) DO NOTHING RETURNING {qn('id')}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone() is not None
+    params = [
+        db_uuid(uuid.uuid4()),
+        db_uuid(tenant_id),
+        db_uuid(user_id),
+        key,
+        fingerprint,
+        ops.adapt_json_value(result, None),
+        at_ms,
+    ]
+    return _STORE_SQL, params
 
 
 def idempotency_find(*, tenant_id, key: str) -> IdempotencyKey | None:

@@ -1,8 +1,15 @@
 import pytest
 from django.test import Client
 
-from credits.services import api_key_create
+from credits.services import api_key_create, consumption
 from tests.credits.helpers import make_org
+
+
+@pytest.fixture(params=[pytest.param("database", marks=pytest.mark.postgres), "python"])
+def engine(request, monkeypatch):
+    """Both consumption engines: PostgreSQL's function (deselected on SQLite) and the Python reference."""
+    monkeypatch.setattr(consumption, "_in_database", lambda: request.param == "database")
+    return request.param
 
 
 @pytest.fixture

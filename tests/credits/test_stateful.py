@@ -177,7 +177,7 @@ class CreditsMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.django_db
-def test_credits_engine_matches_the_model():
+def test_credits_engine_matches_the_model(engine):
     run_state_machine_as_test(
         CreditsMachine,
         settings=settings(
