@@ -124,13 +124,10 @@ def test_a_key_consumes_with_one_query_for_key_and_membership(org, api, django_a
     # The test runs inside a transaction, so the consumption's own transaction is a savepoint:
     # SAVEPOINT and RELEASE stand for what is BEGIN and COMMIT in production (or nothing at all
     # for the one-statement database function).
-    if connection.vendor == "postgresql":
-        # the key with its membership; SAVEPOINT, the whole consumption (keel_credits_consume_v1), RELEASE
-        expected = 4
-    else:
-        # the key with its membership; SAVEPOINT, wallet lock, member limit (and debt), grants,
-        # update grants, ledger, idempotency key, RELEASE
-        expected = 9
+    # PostgreSQL: the key with its membership; SAVEPOINT, the whole consumption (keel_credits_consume_v1),
+    # RELEASE. SQLite: the key with its membership; SAVEPOINT, wallet lock, member limit (and debt), grants,
+    # update grants, ledger, idempotency key, RELEASE.
+    expected = 4 if connection.vendor == "postgresql" else 9
     with django_assert_num_queries(expected):
         assert consume(api, org, {"amount": 1}, key="second").status_code == 201
 
