@@ -33,8 +33,7 @@ from credits.services import credits_consume
 from credits.services._tx import MAX_CREDITS
 from credits.services.consumption import MAX_DESCRIPTION_LENGTH
 from credits.services.idempotency import MAX_KEY_LENGTH
-from organizations.models import Permission
-from organizations.tenancy import member_can, resolve_tenant
+from organizations.tenancy import member_sees_all_usage, resolve_tenant
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -206,7 +205,7 @@ class TransactionListView(OrganizationAPIView, generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request to resolve
             return CreditTransaction.objects.none()
         member = self.member()
-        if member_can(member, Permission.VIEW_ALL_USAGE):
+        if member_sees_all_usage(member):
             return selectors.credit_transactions_for(tenant=member.tenant)
         asked = self.request.query_params.get("member")
         if asked and asked != str(self.request.user.pk):

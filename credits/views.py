@@ -11,7 +11,7 @@ from credits import selectors, services
 from credits.forms import ApiKeyForm
 from credits.models import ApiKey
 from organizations.models import Permission
-from organizations.tenancy import member_can
+from organizations.tenancy import member_can, member_sees_all_usage
 from organizations.views.common import tenant_page
 
 TRANSACTIONS_PER_PAGE = 50
@@ -31,7 +31,7 @@ def _parse_cursor(value: str | None) -> tuple[int, uuid.UUID] | None:
 @tenant_page(methods=("GET",))
 def usage(request, member):
     tenant = member.tenant
-    see_all = member_can(member, Permission.VIEW_ALL_USAGE)
+    see_all = member_sees_all_usage(member)
     summary = selectors.credits_summary(tenant=tenant, user=request.user)
     rows = selectors.credit_transactions_for(tenant=tenant, user=None if see_all else request.user)
     cursor = _parse_cursor(request.GET.get("before"))

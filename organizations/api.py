@@ -16,7 +16,7 @@ from core.api import ErrorSerializer, Pagination
 from core.errors import PermissionDenied
 from organizations import selectors, services
 from organizations.models import UNLIMITED, InvitationStatus, MemberRole, Permission
-from organizations.tenancy import member_can, resolve_tenant
+from organizations.tenancy import member_can, member_sees_all_usage, resolve_tenant
 
 # --- serializers -------------------------------------------------------------
 
@@ -239,8 +239,7 @@ class MemberListView(GenericAPIView):
 
 
 def _usage_context(member) -> dict:
-    see_all = member_can(member, Permission.VIEW_ALL_USAGE) or member_can(member, Permission.MANAGE_MEMBERS)
-    return {"see_all_usage": see_all, "viewer_id": member.pk}
+    return {"see_all_usage": member_sees_all_usage(member), "viewer_id": member.pk}
 
 
 class MemberDetailView(GenericAPIView):

@@ -122,6 +122,12 @@ def member_can(member: TenantMember, permission: Permission | str) -> bool:
     return False
 
 
+def member_sees_all_usage(member: TenantMember) -> bool:
+    """The one rule for seeing other members' usage (credits used, limits, their ledger rows):
+    owners and members granted `view_all_usage`. Everyone sees their own."""
+    return member_can(member, Permission.VIEW_ALL_USAGE)
+
+
 def member_require(member: TenantMember, permission: Permission | str, detail: str | None = None) -> None:
     if not member_can(member, permission):
         raise PermissionDenied(detail)

@@ -6,14 +6,10 @@ from core.errors import ApplicationError, PermissionDenied
 from organizations import selectors, services
 from organizations.forms import CreditLimitForm, RoleForm, form_error
 from organizations.models import Permission
-from organizations.tenancy import OwnerOnly, member_can
+from organizations.tenancy import OwnerOnly, member_can, member_sees_all_usage
 from organizations.views.common import forbidden, tenant_page
 
 MEMBERS_PER_PAGE = 50
-
-
-def can_see_usage_of_others(member) -> bool:
-    return member_can(member, Permission.VIEW_ALL_USAGE) or member_can(member, Permission.MANAGE_MEMBERS)
 
 
 @tenant_page(methods=("GET",))
@@ -28,7 +24,7 @@ def member_list(request, member):
             "member": member,
             "tenant": member.tenant,
             "page": page,
-            "see_all_usage": can_see_usage_of_others(member),
+            "see_all_usage": member_sees_all_usage(member),
             "can_manage": member_can(member, Permission.MANAGE_MEMBERS),
         },
     )

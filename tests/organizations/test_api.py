@@ -267,3 +267,28 @@ def test_schema_documents_every_organizations_path(as_owner):
     ]:
         assert path in schema["paths"], path
     assert set(schema["paths"]["/api/v1/orgs/{slug}/"]) >= {"get", "patch", "delete"}
+
+
+@pytest.mark.parametrize(
+    ("permissions", "sees_all"),
+    [(["view_all_usage"], True), (["manage_members"], False), (["manage_members", "view_all_usage"], True)],
+)
+def test_one_rule_decides_who_sees_others_usage_on_members_and_credits(api, org, owner, permissions, sees_all):
+    """`view_all_usage` (or owning) shows other members' usage, on the members list and the credits ledger alike."""
+    from credits.services import credits_consume
+    from tests.credits.helpers import give
+
+    viewer = join(org, factories.UserFactory(username="vic"), role="custom", permissions=permissions)
+    give(org, 10)
+    credits_consume(tenant=org, user=owner, amount=3)
+    credits_consume(tenant=org, user=viewer.user, amount=1)
+    api.force_authenticate(viewer.user)
+
+    members = {row["user"]["username"]: row for row in api.get("/api/v1/orgs/acme/members/").json()["results"]}
+    ledger = api.get("/api/v1/orgs/acme/credits/transactions/").json()["results"]
+
+    assert members["vic"]["used_credits"] == 1
+    assert (members["olivia"]["used_credits"] == 3) is sees_all
+    assert (members["olivia"]["used_credits"] is None) is not sees_all
+    spent = sorted(row["credits"] for row in ledger if row["type"] == "deduct")
+    assert spent == ([-3, -1] if sees_all else [-1])
