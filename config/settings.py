@@ -209,6 +209,11 @@ KEEL_ACCOUNT_DELETE_HOOKS: list[str] = [
 # Organization deletion runs these on commit, each as `hook(tenant=tenant)`:
 # billing adds the one that cancels the organization's subscription.
 KEEL_TENANT_DELETE_HOOKS: list[str] = []
+# A membership ending (removed or left) runs these inside its transaction, each
+# as `hook(tenant_id=..., user_id=...)`.
+KEEL_MEMBERSHIP_END_HOOKS: list[str] = [
+    "credits.services.api_keys_revoke_for_member",
+]
 
 # Credits
 FREE_PLAN_CREDITS = env.int("FREE_PLAN_CREDITS", default=100)

@@ -3,7 +3,13 @@
 Import from here: `from credits.services import credits_consume`.
 """
 
-from credits.services.api_keys import api_key_create, api_key_revoke, api_key_touch, api_key_verify
+from credits.services.api_keys import (
+    api_key_create,
+    api_key_revoke,
+    api_key_touch,
+    api_key_verify,
+    api_keys_revoke_for_member,
+)
 from credits.services.consumption import ConsumeResult, credits_consume
 from credits.services.expiry import credits_expire
 from credits.services.grants import credits_grant, credits_grant_free
@@ -17,6 +23,7 @@ __all__ = [
     "api_key_revoke",
     "api_key_touch",
     "api_key_verify",
+    "api_keys_revoke_for_member",
     "credits_consume",
     "credits_expire",
     "credits_grant",

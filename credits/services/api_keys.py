@@ -70,6 +70,18 @@ def api_key_revoke(*, api_key: ApiKey, now: int | None = None) -> bool:
     return bool(revoked)
 
 
+def api_keys_revoke_for_member(*, tenant_id, user_id, now: int | None = None) -> int:
+    """Revoke a user's live keys in one organization (their membership ended); returns how many.
+
+    Run by `KEEL_MEMBERSHIP_END_HOOKS` inside the removal's transaction. Such a
+    key already stopped working (it acts only through a membership); revoking
+    it says so on the keys page and keeps it from coming back if the user
+    rejoins.
+    """
+    at_ms = now if now is not None else now_ms()
+    return ApiKey.objects.filter(tenant_id=tenant_id, user_id=user_id, revoked_at__isnull=True).update(revoked_at=at_ms)
+
+
 def api_key_touch(*, api_key: ApiKey, now: int | None = None) -> None:
     """Record use, at most once per LAST_USED_RESOLUTION_MS (no write on most requests)."""
     at_ms = now if now is not None else now_ms()

@@ -8,7 +8,9 @@ order: tenant, then membership rows.
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from organizations.models import (
@@ -114,9 +116,12 @@ def member_role_change(
 
 
 def _membership_end(member: TenantMember) -> None:
-    """Remove the membership and its credit limit row (every membership has exactly one)."""
+    """Remove the membership and its credit limit row (every membership has exactly one),
+    then run `KEEL_MEMBERSHIP_END_HOOKS` (credits revokes the member's API keys there)."""
     TenantMemberCreditLimit.objects.filter(tenant_id=member.tenant_id, user_id=member.user_id).delete()
     member.delete()
+    for path in settings.KEEL_MEMBERSHIP_END_HOOKS:
+        import_string(path)(tenant_id=member.tenant_id, user_id=member.user_id)
 
 
 def _departure_check(member: TenantMember) -> None:

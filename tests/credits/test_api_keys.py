@@ -8,6 +8,7 @@ from core.time import now_ms
 from credits.models import ApiKey
 from credits.services import api_key_create, api_key_revoke
 from organizations.models import TenantMember
+from organizations.services import member_leave, member_remove
 from tests import factories
 from tests.credits.conftest import consume, url
 from tests.credits.helpers import add_member, give, make_org
@@ -80,6 +81,28 @@ def test_a_key_of_someone_who_left_the_organization_gets_404(org):
     _api_key, raw_key = api_key_create(tenant=org, user=member, name="m")
     TenantMember.objects.filter(tenant=org, user=member).delete()
     assert Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}").get(url(org)).status_code == 404
+
+
+@pytest.mark.parametrize("how", ["removed", "left"])
+def test_ending_a_membership_revokes_the_members_keys_there_and_only_there(org, how):
+    member = add_member(org)
+    elsewhere = make_org()
+    factories.TenantMemberFactory(tenant=elsewhere, user=member, role="member")
+    here, raw_here = api_key_create(tenant=org, user=member, name="here")
+    there, raw_there = api_key_create(tenant=elsewhere, user=member, name="there")
+    owners_key, _ = api_key_create(tenant=org, user=org.owner, name="owner's")
+    membership = TenantMember.objects.get(tenant=org, user=member)
+
+    if how == "removed":
+        member_remove(member=membership, actor=TenantMember.objects.get(tenant=org, user=org.owner))
+    else:
+        member_leave(member=membership)
+
+    here.refresh_from_db(), there.refresh_from_db(), owners_key.refresh_from_db()
+    assert here.revoked_at is not None
+    assert there.revoked_at is None and owners_key.revoked_at is None
+    assert Client(HTTP_AUTHORIZATION=f"Bearer {raw_here}").get(url(org)).status_code == 401
+    assert Client(HTTP_AUTHORIZATION=f"Bearer {raw_there}").get(url(elsewhere)).status_code == 200
 
 
 def test_a_key_works_in_its_organization_only(api):
