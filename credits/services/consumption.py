@@ -85,8 +85,12 @@ def _validate(*, amount, description: str, idempotency_key: str | None) -> None:
 # (`RETURNING` a subquery). It runs after `lock_wallet_settings` returned, so its snapshot
 # holds whatever the previous holder of the wallet lock committed (unlike a read joined to
 # the locking statement itself; see `wallet_debt`).
+# `used_credits` is an INTEGER (the spec's): an unlimited member's count stops at its
+# maximum instead of failing every later consumption (a limited one never gets there).
 _CHARGE_SQL = (
-    "UPDATE tenant_member_credit_limits SET used_credits = used_credits + %s, updated_at = %s"
+    "UPDATE tenant_member_credit_limits"
+    f" SET used_credits = CASE WHEN used_credits > {MAX_CREDITS} - %s THEN {MAX_CREDITS} ELSE used_credits + %s END,"
+    " updated_at = %s"
     " WHERE tenant_id = %s AND user_id = %s AND (credit_limit = %s OR used_credits <= credit_limit - %s)"
     " RETURNING (SELECT credits FROM credit_overdrafts WHERE tenant_id = %s) AS owed"
 )
@@ -111,7 +115,7 @@ def _in_database() -> bool:
 
 def _charge_params(*, tenant_id, user_id, amount: int, at_ms: int) -> list:
     tenant_param = db_uuid(tenant_id)
-    return [amount, at_ms, tenant_param, db_uuid(user_id), UNLIMITED, amount, tenant_param]
+    return [amount, amount, at_ms, tenant_param, db_uuid(user_id), UNLIMITED, amount, tenant_param]
 
 
 def _charge_and_read_grants(cursor, *, tenant_id, user_id, amount: int, at_ms: int) -> tuple[int, list[list]]:

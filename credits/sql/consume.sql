@@ -78,8 +78,11 @@ BEGIN
     END IF;
 
     -- 2. The member's limit: one conditional update (-1 is unlimited).
+    -- used_credits is an INTEGER: an unlimited member's count stops at its maximum.
     UPDATE tenant_member_credit_limits l
-    SET used_credits = l.used_credits + p_amount, updated_at = p_at
+    SET used_credits = CASE WHEN l.used_credits > 2147483647 - p_amount THEN 2147483647
+                            ELSE l.used_credits + p_amount END,
+        updated_at = p_at
     WHERE l.tenant_id = p_tenant AND l.user_id = p_user
       AND (l.credit_limit = -1 OR l.used_credits <= l.credit_limit - p_amount);
     IF NOT FOUND THEN

@@ -114,6 +114,19 @@ def test_limit_of_zero_refuses_everything_and_unlimited_refuses_nothing():
     assert_invariants(tenant)
 
 
+def test_an_unlimited_members_count_stops_at_the_integer_maximum_instead_of_failing(engine):
+    tenant = make_org()
+    give(tenant, 100)
+    TenantMemberCreditLimit.objects.filter(tenant=tenant, user=tenant.owner).update(used_credits=2_147_483_640)
+
+    result = credits_consume(tenant=tenant, user=tenant.owner, amount=30)
+    credits_consume(tenant=tenant, user=tenant.owner, amount=5)
+
+    assert result.balance == 70
+    assert TenantMemberCreditLimit.objects.get(tenant=tenant, user=tenant.owner).used_credits == 2_147_483_647
+    assert CreditTransaction.objects.filter(tenant=tenant, type="deduct").count() == 2
+
+
 def test_a_member_without_a_limit_row_is_unlimited_and_still_counted():
     tenant = make_org()
     TenantMemberCreditLimit.objects.filter(tenant=tenant).delete()
