@@ -167,8 +167,12 @@ def tenant_ownership_transfer(*, actor: TenantMember, to_member: TenantMember) -
     if to_member.pk == actor.pk:
         raise ValidationFailed("You already own this organization.", code="same_member", field="member")
     _lock_tenant(actor.tenant_id)
-    TenantMember.objects.filter(pk=to_member.pk).update(role=MemberRole.OWNER, permissions=[])
+    # Read again under the lock: a concurrent change (another transfer, a demotion) counts.
     actor = TenantMember.objects.select_related("tenant").get(pk=actor.pk)
+    member_require(actor, OwnerOnly.TRANSFER_OWNERSHIP, "Only an owner can transfer ownership.")
+    if not TenantMember.objects.filter(pk=to_member.pk, tenant_id=actor.tenant_id).exists():
+        raise ValidationFailed("Choose a member of this organization.", code="not_a_member", field="member")
+    TenantMember.objects.filter(pk=to_member.pk).update(role=MemberRole.OWNER, permissions=[])
     actor.role = MemberRole.MEMBER
     actor.permissions = []
     actor.save(update_fields=["role", "permissions"])

@@ -141,6 +141,17 @@ def test_only_an_owner_transfers_and_only_to_a_member_of_the_same_organization(o
     assert reloaded(owner_member).role == "owner"
 
 
+def test_a_stale_owner_copy_cannot_transfer_after_handing_ownership_away(org, owner_member):
+    """The actor's role is read again under the organization's lock, not trusted from the caller's copy."""
+    first_heir = join(org)
+    second_heir = join(org)
+    stale = TenantMember.objects.get(pk=owner_member.pk)  # loaded while still an owner
+    services.tenant_ownership_transfer(actor=owner_member, to_member=first_heir)
+
+    refused("permission_denied", services.tenant_ownership_transfer, actor=stale, to_member=second_heir)
+    assert [reloaded(m).role for m in (owner_member, first_heir, second_heir)] == ["member", "owner", "member"]
+
+
 # --- removing and leaving ------------------------------------------------------------
 
 
