@@ -31,8 +31,9 @@ def credits_usable_grants(*, tenant: Tenant, at_ms: int | None = None) -> list[C
     return list(Credit.objects.filter(tenant=tenant).usable(at_ms=at_ms).in_consumption_order())
 
 
-def credits_overdraft_owed(*, tenant: Tenant) -> int:
-    return CreditOverdraft.objects.filter(tenant=tenant).values_list("credits", flat=True).first() or 0
+def credits_overdraft_owed(*, tenant_id) -> int:
+    """What the organization owes on overdraft (0 if nothing). Writers read it after the wallet lock."""
+    return CreditOverdraft.objects.filter(tenant_id=tenant_id).values_list("credits", flat=True).first() or 0
 
 
 def member_credit_limit(*, tenant: Tenant, user) -> TenantMemberCreditLimit | None:
@@ -42,7 +43,7 @@ def member_credit_limit(*, tenant: Tenant, user) -> TenantMemberCreditLimit | No
 def credits_summary(*, tenant: Tenant, user, at_ms: int | None = None) -> CreditSummary:
     grants = credits_usable_grants(tenant=tenant, at_ms=at_ms)
     usable = sum(grant.remaining_credits for grant in grants)
-    owed = credits_overdraft_owed(tenant=tenant)
+    owed = credits_overdraft_owed(tenant_id=tenant.pk)
     return CreditSummary(
         balance=usable - owed,
         usable=usable,

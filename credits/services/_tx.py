@@ -26,7 +26,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
 
-from credits.models import CreditOverdraft
+from credits.selectors import credits_overdraft_owed
 from organizations.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def wallet_debt(tenant_id) -> int:
     taken before waiting for the lock, and would miss what the previous holder
     of the lock just committed (a concurrency test caught exactly that).
     """
-    return CreditOverdraft.objects.filter(tenant_id=tenant_id).values_list("credits", flat=True).first() or 0
+    return credits_overdraft_owed(tenant_id=tenant_id)
 
 
 def lock_wallets(tenant_ids: Iterable) -> None:
