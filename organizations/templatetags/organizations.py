@@ -1,15 +1,8 @@
 from django import template
 
-from core.time import ms_to_datetime
 from organizations.models import Permission
 
 register = template.Library()
-
-
-@register.filter
-def from_ms(value):
-    """An epoch-millisecond column as a datetime, for the `date` filter."""
-    return ms_to_datetime(value)
 
 
 @register.filter
