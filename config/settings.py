@@ -98,8 +98,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # (PgBouncer in transaction mode before 1.21).
 DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 if DB_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django turns psycopg's statement preparation off unless this is set. Its own
-    # (client-side binding) cursors never prepare, so only `hot_cursor` statements are.
+    # Django turns psycopg's statement preparation off unless this is set: a statement is
+    # prepared once a connection has run it this many times. Django's own (client-side
+    # binding) cursors never prepare, so only `hot_cursor` statements are.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

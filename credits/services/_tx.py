@@ -102,15 +102,12 @@ def db_uuid(value):
 
 @functools.cache
 def _prepared_cursor_class():
-    """On PostgreSQL with DB_PREPARED_STATEMENTS: a psycopg cursor that prepares every statement it
-    runs, and the wrapper that logs its statements when queries are logged (DEBUG, tests)."""
+    """On PostgreSQL with DB_PREPARED_STATEMENTS: a server-side binding psycopg cursor, whose
+    statements psycopg prepares once a connection has run them `prepare_threshold` times
+    (settings.py), and the wrapper that logs its statements when queries are logged (DEBUG, tests)."""
     if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
         return None
     from django.db.backends.postgresql.base import CursorDebugWrapper, ServerBindingCursor
-
-    class PreparedCursor(ServerBindingCursor):
-        def execute(self, query, params=None, *, prepare=None, binary=None):
-            return super().execute(query, params, prepare=True, binary=binary)
 
     class PreparedDebugWrapper(CursorDebugWrapper):
         def execute(self, sql, params=None):
@@ -120,7 +117,7 @@ def _prepared_cursor_class():
             with self.debug_sql(sql, params):
                 return self._execute_with_wrappers(sql, params, many=False, executor=self._execute)
 
-    return PreparedCursor, PreparedDebugWrapper
+    return ServerBindingCursor, PreparedDebugWrapper
 
 
 @contextmanager
@@ -129,8 +126,10 @@ def hot_cursor() -> Iterator:
 
     On PostgreSQL its statements are prepared: parsed and planned once per
     connection and statement text, then only bound and run. Planning was
-    about 40% of the database's CPU per consumption; with persistent
-    connections (CONN_MAX_AGE) each statement is planned once per connection.
+    about 40% of the database's CPU per consumption. psycopg prepares a
+    statement once the connection has run it a few times (`prepare_threshold`),
+    so persistent connections (CONN_MAX_AGE) gain, and a connection that lives
+    for one request never pays the extra round trip of preparing.
     Elsewhere (SQLite, or DB_PREPARED_STATEMENTS=False for a pooler that
     cannot keep prepared statements) it is the ordinary cursor. Either way
     it is Django's cursor wrapper, so query logging and execute wrappers see
