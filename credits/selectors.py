@@ -6,7 +6,7 @@ from django.db.models import F, QuerySet, Sum
 
 from core.time import now_ms
 from credits.models import ApiKey, Credit, CreditOverdraft, CreditTransaction
-from organizations.models import Tenant, TenantMemberCreditLimit
+from organizations.models import MemberRole, Tenant, TenantMember, TenantMemberCreditLimit
 
 
 @dataclass
@@ -72,6 +72,11 @@ def member_usage_list(*, tenant: Tenant) -> QuerySet[TenantMemberCreditLimit]:
         .select_related("user")
         .order_by("-used_credits", "user__username")
     )
+
+
+def tenant_owner_ids(*, tenant: Tenant) -> set:
+    """The user ids of the organization's owners."""
+    return set(TenantMember.objects.filter(tenant=tenant, role=MemberRole.OWNER).values_list("user_id", flat=True))
 
 
 def tenant_api_keys(*, tenant: Tenant) -> QuerySet[ApiKey]:

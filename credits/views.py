@@ -11,7 +11,7 @@ from credits import selectors, services
 from credits.forms import ApiKeyForm
 from credits.models import ApiKey
 from organizations.models import Permission
-from organizations.tenancy import member_can, member_sees_all_usage
+from organizations.tenancy import OwnerOnly, member_can, member_sees_all_usage
 from organizations.views.common import tenant_page
 
 TRANSACTIONS_PER_PAGE = 50
@@ -82,6 +82,10 @@ def api_keys(request, member):
             "form": form,
             "new_key": new_key,
             "keys": selectors.tenant_api_keys(tenant=member.tenant),
+            # Whose keys this member may see but not revoke: the owners', unless they are one.
+            "protected_user_ids": (
+                set() if member_can(member, OwnerOnly.GRANT_OWNER) else selectors.tenant_owner_ids(tenant=member.tenant)
+            ),
         },
         status=400 if form.errors else 200,
     )
@@ -93,7 +97,7 @@ def api_keys(request, member):
 @tenant_page(methods=("POST",), permission=Permission.MANAGE_API_KEYS)
 def api_key_revoke(request, member, api_key_id):
     api_key = get_object_or_404(ApiKey, pk=api_key_id, tenant=member.tenant)
-    if services.api_key_revoke(api_key=api_key):
+    if services.api_key_revoke(api_key=api_key, actor=member):
         messages.success(request, f"API key “{api_key.name}” revoked: it stops working now.")
     else:
         messages.info(request, f"API key “{api_key.name}” was already revoked.")

@@ -11,10 +11,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from rest_framework_api_key.crypto import KeyGenerator
 
-from core.errors import ValidationFailed
+from core.errors import PermissionDenied, ValidationFailed
 from core.time import now_ms
 from credits.models import ApiKey
-from organizations.models import Tenant, TenantMember
+from organizations.models import MemberRole, Tenant, TenantMember
+from organizations.tenancy import OwnerOnly, member_can
 
 KEY_PREFIX = "keel_"
 # last_used_at is written at most once a minute per key, not on every request.
@@ -61,8 +62,24 @@ def api_key_verify(*, api_key: ApiKey, raw_key: str) -> bool:
     return key_generator.verify(raw_key, api_key.hashed_key)
 
 
-def api_key_revoke(*, api_key: ApiKey, now: int | None = None) -> bool:
-    """Revoke a key for good; False if it already was."""
+def api_key_owner_protected(*, api_key: ApiKey, actor: TenantMember | None) -> bool:
+    """Whether `actor` may not revoke `api_key`: it is an owner's key, and the actor is another,
+    non-owner member (`manage_api_keys` covers members' keys, not the owners')."""
+    if actor is None or member_can(actor, OwnerOnly.GRANT_OWNER) or api_key.user_id == actor.user_id:
+        return False
+    return TenantMember.objects.filter(
+        tenant_id=api_key.tenant_id, user_id=api_key.user_id, role=MemberRole.OWNER
+    ).exists()
+
+
+def api_key_revoke(*, api_key: ApiKey, actor: TenantMember | None = None, now: int | None = None) -> bool:
+    """Revoke a key for good; False if it already was.
+
+    `actor` is the acting membership (None: a site operator in the admin); only
+    an owner may revoke another owner's key.
+    """
+    if api_key_owner_protected(api_key=api_key, actor=actor):
+        raise PermissionDenied("Only an owner can revoke an owner's API key.")
     at_ms = now if now is not None else now_ms()
     revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=at_ms)
     if revoked:

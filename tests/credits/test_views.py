@@ -154,6 +154,27 @@ def test_plain_members_cannot_manage_keys_but_permitted_ones_can(org):
     assert ApiKey.objects.filter(user=manager).count() == 1
 
 
+def test_a_key_manager_revokes_members_keys_and_their_own_but_not_the_owners(org):
+    manager = add_member(org, role="custom", permissions=["manage_api_keys"])
+    member = add_member(org)
+    owners, _ = api_key_create(tenant=org, user=org.owner, name="owner's")
+    members, _ = api_key_create(tenant=org, user=member, name="member's")
+    own, _ = api_key_create(tenant=org, user=manager, name="mine")
+    client = signed_in(manager)
+
+    page = client.get(keys_url(org)).content.decode()
+    refused = client.post(f"{keys_url(org)}{owners.pk}/revoke/")
+
+    assert f"{owners.pk}/revoke/" not in page
+    assert "an owner's key" in page
+    assert f"{members.pk}/revoke/" in page and f"{own.pk}/revoke/" in page
+    assert refused.status_code == 403 and "Only an owner can revoke" in refused.content.decode()
+    assert client.post(f"{keys_url(org)}{members.pk}/revoke/").status_code == 302
+    assert client.post(f"{keys_url(org)}{own.pk}/revoke/").status_code == 302
+    assert set(ApiKey.objects.filter(revoked_at__isnull=True).values_list("pk", flat=True)) == {owners.pk}
+    assert signed_in(org.owner).post(f"{keys_url(org)}{owners.pk}/revoke/").status_code == 302
+
+
 def test_another_organizations_key_is_404_to_revoke(org):
     other = make_org()
     foreign, _ = api_key_create(tenant=other, user=other.owner, name="theirs")
