@@ -1,7 +1,8 @@
 from axes.backends import AxesStandaloneBackend
 from django.contrib.auth.backends import ModelBackend
 
-from accounts.models import User, normalize_email
+from accounts.models import User
+from accounts.selectors import user_by_identifier
 
 
 class LockoutBackend(AxesStandaloneBackend):
@@ -29,20 +30,13 @@ class EmailOrUsernameBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if not username or password is None:
             return None
-        user = self._find(username)
+        user = user_by_identifier(username)
         if user is None:
             User().set_password(password)
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
-
-    @staticmethod
-    def _find(identifier: str) -> User | None:
-        alive = User.objects.alive()
-        if "@" in identifier:
-            return alive.filter(emails__email=normalize_email(identifier), emails__verified=True).first()
-        return alive.filter(username__iexact=identifier.strip()).first()
 
     def get_user(self, user_id):
         user = User.objects.alive().filter(pk=user_id).first()

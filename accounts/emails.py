@@ -22,7 +22,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from accounts.models import EmailType, User, UserEmailPreference, normalize_email
+from accounts.models import EmailType, User, UserEmailPreference
+from accounts.selectors import user_by_verified_email
 from accounts.tokens import unsubscribe_token_make
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def unsubscribe_url(*, user, email_type: EmailType | str) -> str:
 
 
 def _recipient_user(to: str) -> User | None:
-    return User.objects.alive().filter(emails__email=normalize_email(to), emails__verified=True).first()
+    return user_by_verified_email(to)
 
 
 def _with_footer(body: str, footer: str, *, html: bool) -> str:

@@ -13,7 +13,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from accounts.models import User, normalize_email
+from accounts.selectors import user_by_identifier
 from core.errors import ApplicationError
 
 
@@ -51,11 +51,7 @@ def account_key(identifier: str | None) -> str:
     identifier = (identifier or "").strip()
     if not identifier:
         return ""
-    alive = User.objects.alive()
-    if "@" in identifier:
-        user = alive.filter(emails__email=normalize_email(identifier), emails__verified=True).first()
-    else:
-        user = alive.filter(username__iexact=identifier).first()
+    user = user_by_identifier(identifier)
     return f"user:{user.pk.hex}" if user else f"name:{identifier.lower()}"
 
 

@@ -5,8 +5,21 @@ import uuid
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from accounts.models import EmailType, User, UserEmail, UserEmailPreference
+from accounts.models import EmailType, User, UserEmail, UserEmailPreference, normalize_email
 from core.errors import NotFound
+
+
+def user_by_verified_email(email: str) -> User | None:
+    """The live user who holds `email` verified (one at most: the database sees to it)."""
+    return User.objects.alive().filter(emails__email=normalize_email(email), emails__verified=True).first()
+
+
+def user_by_identifier(identifier: str) -> User | None:
+    """What a person types to sign in: a username (any case) or one of their verified emails."""
+    identifier = identifier.strip()
+    if "@" in identifier:
+        return user_by_verified_email(identifier)
+    return User.objects.alive().filter(username__iexact=identifier).first()
 
 
 def user_emails_list(*, user: User) -> list[UserEmail]:
