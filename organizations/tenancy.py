@@ -15,6 +15,7 @@ from rest_framework.request import Request
 
 from core.errors import PermissionDenied
 from organizations.models import MemberRole, Permission, TenantMember, TenantSlug
+from organizations.selectors import user_memberships_list
 
 SESSION_KEY = "keel_current_tenant"
 
@@ -45,20 +46,16 @@ class TenantMoved(Http404):
         self.location = location
 
 
-def _membership_query(user):
-    return TenantMember.objects.select_related("tenant").filter(user=user, tenant__deleted_at__isnull=True)
-
-
 def membership_for(*, user, slug: str) -> TenantMember:
     """The signed-in user's membership in the live organization `slug` (current or former), or 404."""
     if not getattr(user, "is_authenticated", False):
         raise Http404
-    member = _membership_query(user).filter(tenant__slug=slug).first()
+    member = user_memberships_list(user=user).filter(tenant__slug=slug).first()
     if member is None:
         # Only a miss pays for the history lookup.
         tenant_id = TenantSlug.objects.filter(slug=slug).values_list("tenant_id", flat=True).first()
         if tenant_id is not None:
-            member = _membership_query(user).filter(tenant_id=tenant_id).first()
+            member = user_memberships_list(user=user, tenant_id=tenant_id).first()
     if member is None:
         raise Http404
     return member
