@@ -1,12 +1,15 @@
-# Two commands: `make run` (the site on SQLite with demo data) and `make test`.
+# Two commands: `make run` (the site with demo data) and `make test`. Both run on PostgreSQL:
+# the local server of config/localdb.py when DATABASE_URL is unset, else DATABASE_URL's.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# Runs a command with DATABASE_URL set: the local server, started for it and stopped after.
+WITH_DB := $(BIN)/python -m config.localdb --
 
-.PHONY: run test install install-dev lint sandbox bench clean
+.PHONY: run test install install-dev lint sandbox bench clean _run
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +27,15 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
+	$(WITH_DB) $(MAKE) --no-print-directory _run
+
+_run:
 	DEBUG=True $(BIN)/python manage.py migrate --noinput
 	DEBUG=True $(BIN)/python manage.py seed_demo
 	DEBUG=True $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(WITH_DB) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The local Stripe stand-in (docs/stripe-sandbox.md); run it beside `make run`
 # and start the site with STRIPE_API_BASE=http://127.0.0.1:12111.
@@ -45,4 +51,5 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
+	-[ -x $(BIN)/python ] && $(BIN)/python -m config.localdb stop
+	rm -rf $(VENV) .pgdata staticfiles .pytest_cache .ruff_cache

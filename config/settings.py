@@ -1,7 +1,7 @@
 """Keel settings: everything that differs between machines comes from the environment.
 
 See `.env.example` for every variable. Defaults make `make run` work on a fresh
-clone (SQLite, DEBUG on, console email); production sets DEBUG=False and
+clone (the local PostgreSQL server, DEBUG on, console email); production sets DEBUG=False and
 SECRET_KEY, DATABASE_URL, ALLOWED_HOSTS explicitly.
 """
 
@@ -9,6 +9,9 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config import localdb
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -81,23 +84,24 @@ TEMPLATES = [
     },
 ]
 
-# SQLite is the zero-setup default; PostgreSQL through DATABASE_URL=postgres://...
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# PostgreSQL only (docs/deploy.md). Unset, DATABASE_URL means the local server that
+# `make run` and `make test` start (config/localdb.py); any other server through
+# DATABASE_URL=postgres://... (CI, production).
+DATABASES = {"default": env.db("DATABASE_URL", default=localdb.url())}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        f"Keel runs on PostgreSQL only, and DATABASE_URL names {DATABASES['default']['ENGINE']}. "
+        "Unset DATABASE_URL to use the local server of `make run` and `make test`, "
+        "or point it at a PostgreSQL server: postgres://USER:PASSWORD@HOST:5432/NAME."
+    )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL + a busy timeout keep the dev server and management commands from
-    # tripping over each other's locks.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
-    )
-
 
 # The credits hot paths prepare their statements on PostgreSQL (credits/services/_tx.py,
 # `hot_cursor`). Set False behind a pooler that cannot keep prepared statements
 # (PgBouncer in transaction mode before 1.21).
 DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
-if DB_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DB_PREPARED_STATEMENTS:
     # Django turns psycopg's statement preparation off unless this is set: a statement is
     # prepared once a connection has run it this many times. Django's own (client-side
     # binding) cursors never prepare, so only `hot_cursor` statements are.

@@ -13,9 +13,7 @@ class UTCTimestampField(models.DateTimeField):
     """
 
     def db_type(self, connection):
-        if connection.vendor == "postgresql":
-            return "timestamp"
-        return super().db_type(connection)
+        return "timestamp"
 
     def from_db_value(self, value, expression, connection):
         if value is not None and value.tzinfo is None:
@@ -24,6 +22,6 @@ class UTCTimestampField(models.DateTimeField):
 
     def get_db_prep_value(self, value, connection, prepared=False):
         value = super().get_db_prep_value(value, connection, prepared)
-        if connection.vendor == "postgresql" and isinstance(value, dt.datetime) and value.tzinfo:
+        if isinstance(value, dt.datetime) and value.tzinfo:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value

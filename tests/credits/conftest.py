@@ -5,9 +5,9 @@ from credits.services import api_key_create, consumption
 from tests.credits.helpers import make_org
 
 
-@pytest.fixture(params=[pytest.param("database", marks=pytest.mark.postgres), "python"])
+@pytest.fixture(params=["database", "python"])
 def engine(request, monkeypatch):
-    """Both consumption engines: PostgreSQL's function (deselected on SQLite) and the Python reference."""
+    """Both consumption engines: the database function and the Python reference."""
     monkeypatch.setattr(consumption, "_in_database", lambda: request.param == "database")
     return request.param
 

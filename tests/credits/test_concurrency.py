@@ -1,4 +1,4 @@
-"""Many simultaneous consumers of one organization on PostgreSQL: no credit lost or made up.
+"""Many simultaneous consumers of one organization: no credit lost or made up.
 
 Real threads, each with its own database connection, start together at a
 barrier; the invariants are checked from the database afterwards.
@@ -19,7 +19,7 @@ from credits.services import api_key_create, credits_consume, credits_expire
 from organizations.models import TenantMemberCreditLimit
 from tests.credits.helpers import add_member, assert_invariants, give, ledger_sum, make_org, owed
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 16
 

@@ -206,7 +206,6 @@ def _ledger_shape(tenant, grants: list) -> list[tuple]:
     ]
 
 
-@pytest.mark.postgres
 def test_both_engines_write_the_same_ledger_and_answer_the_same(monkeypatch):
     """The database function and the Python reference, step by step on the same history."""
     outcomes, ledgers = {}, {}

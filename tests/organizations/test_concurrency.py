@@ -1,4 +1,4 @@
-"""Races that only a real database with row locks can show (PostgreSQL; deselected on SQLite)."""
+"""Races that only real row locks and real concurrent connections can show."""
 
 import threading
 
@@ -11,7 +11,7 @@ from organizations.models import MemberRole, TenantInvitation, TenantMember, Ten
 from tests import factories
 from tests.organizations.conftest import join, membership, token_from_last_email
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def race(*calls):
