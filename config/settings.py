@@ -97,7 +97,7 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 
-# The credits hot paths prepare their statements on PostgreSQL (credits/services/_tx.py,
+# The credits hot paths prepare their statements (core/db.py,
 # `hot_cursor`). Set False behind a pooler that cannot keep prepared statements
 # (PgBouncer in transaction mode before 1.21).
 DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)

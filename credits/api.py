@@ -20,7 +20,7 @@ from core.errors import PermissionDenied, ValidationFailed
 from core.time import now_ms
 from credits import selectors
 from credits.auth import ApiKeyAuthentication
-from credits.models import Credit, CreditTransaction, TransactionType
+from credits.models import MAX_CREDITS, Credit, CreditTransaction, TransactionType
 from credits.serializers import (
     ConsumeInputSerializer,
     ConsumeOutputSerializer,
@@ -30,7 +30,6 @@ from credits.serializers import (
     TransactionSerializer,
 )
 from credits.services import credits_consume
-from credits.services._tx import MAX_CREDITS
 from credits.services.consumption import MAX_DESCRIPTION_LENGTH
 from credits.services.idempotency import MAX_KEY_LENGTH
 from organizations.tenancy import member_sees_all_usage, resolve_tenant

@@ -25,8 +25,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from core.db import hot_cursor
 from credits.models import ApiKey
-from credits.services._tx import hot_cursor
 from credits.services.api_keys import api_key_split, api_key_touch, api_key_verify
 from organizations.models import Tenant, TenantMember
 

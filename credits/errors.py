@@ -1,6 +1,6 @@
 """Credits' domain errors: stable codes the API and pages show as they are."""
 
-from core.errors import ApplicationError, Conflict, ValidationFailed
+from core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 
 __all__ = [
     "ApplicationError",
@@ -8,6 +8,7 @@ __all__ = [
     "InsufficientCredits",
     "InvalidAmount",
     "MemberCreditLimitExceeded",
+    "NotAMember",
 ]
 
 
@@ -21,6 +22,13 @@ class MemberCreditLimitExceeded(ApplicationError):
     code = "member_credit_limit_exceeded"
     status = 403
     default_detail = "This would exceed your credit limit in this organization."
+
+
+class NotAMember(NotFound):
+    """The membership ended (removed, left) between authentication and consumption."""
+
+    code = "not_a_member"
+    default_detail = "You are not a member of this organization."
 
 
 class IdempotencyConflict(Conflict):

@@ -1,7 +1,7 @@
 from django import forms
 
 from core.time import MS_PER_DAY
-from credits.services._tx import MAX_CREDITS
+from credits.models import MAX_CREDITS
 from credits.services.grants import MAX_PRIORITY
 from organizations.models import Tenant
 

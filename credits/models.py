@@ -2,7 +2,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from core.db import INT_MAX
 from core.models import CreatedModel, TimestampedModel
+
+# The ledger's `credits` column is INTEGER: no grant, consumption or ledger row exceeds it.
+MAX_CREDITS = INT_MAX
 
 
 class CreditMode(models.TextChoices):
@@ -31,28 +35,6 @@ class TransactionType(models.TextChoices):
     REVERSE = "reverse", "Reversed (refund)"
 
 
-class CreditQuerySet(models.QuerySet):
-    def for_tenant(self, tenant):
-        return self.filter(tenant=tenant)
-
-    def usable(self, *, at_ms: int):
-        """Grants that count now: effective, unexpired, with credits left."""
-        return self.filter(remaining_credits__gt=0, effective_at__lte=at_ms).filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=at_ms)
-        )
-
-    def in_consumption_order(self):
-        # priority DESC, soonest expiry first (never-expiring last), then
-        # effective_at, created_at, id: DESIGN.md's order, total and stable.
-        return self.order_by(
-            F("priority").desc(),
-            F("expires_at").asc(nulls_last=True),
-            "effective_at",
-            "created_at",
-            "id",
-        )
-
-
 class Credit(CreatedModel):
     """A grant of credits to an organization (the wallet)."""
 
@@ -74,8 +56,6 @@ class Credit(CreatedModel):
     effective_at = models.BigIntegerField()
     raw_data = models.JSONField(default=dict, blank=True)
 
-    objects = CreditQuerySet.as_manager()
-
     class Meta:
         db_table = "credits"
         constraints = [
@@ -88,7 +68,7 @@ class Credit(CreatedModel):
             models.CheckConstraint(condition=Q(mode__in=CreditMode.values), name="credits_mode_valid"),
         ]
         indexes = [
-            # The consumption scan: one tenant's grants that still hold credits.
+            # The consumption scan (keel_credits_usable_v2): one tenant's grants that still hold credits.
             models.Index(
                 "tenant",
                 F("priority").desc(),
@@ -147,14 +127,6 @@ class CreditOverdraft(TimestampedModel):
         return f"owes {self.credits}"
 
 
-class ApiKeyQuerySet(models.QuerySet):
-    def for_tenant(self, tenant):
-        return self.filter(tenant=tenant)
-
-    def live(self):
-        return self.filter(revoked_at__isnull=True)
-
-
 class ApiKey(CreatedModel):
     """An organization-scoped API key: it acts as `user` inside `tenant` only.
 
@@ -170,8 +142,6 @@ class ApiKey(CreatedModel):
     hashed_key = models.CharField(max_length=150)
     last_used_at = models.BigIntegerField(null=True, blank=True)
     revoked_at = models.BigIntegerField(null=True, blank=True)
-
-    objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
         db_table = "api_keys"

@@ -25,10 +25,14 @@ class CreditSummary:
     member_limit: TenantMemberCreditLimit | None
 
 
+# The engine's one definition of "usable" and of the consumption order (credits/sql/engine_v2.sql).
+_USABLE_SQL = "SELECT g.* FROM keel_credits_usable_v2(%s, %s) WITH ORDINALITY AS g ORDER BY g.ordinality"
+
+
 def credits_usable_grants(*, tenant: Tenant, at_ms: int | None = None) -> list[Credit]:
-    """Grants that count now, in the order consumption takes them."""
+    """Grants that count now (effective, unexpired, with credits left), in the order consumption takes them."""
     at_ms = at_ms if at_ms is not None else now_ms()
-    return list(Credit.objects.filter(tenant=tenant).usable(at_ms=at_ms).in_consumption_order())
+    return list(Credit.objects.raw(_USABLE_SQL, [tenant.pk, at_ms]))
 
 
 def credits_overdraft_owed(*, tenant_id) -> int:

@@ -6,8 +6,7 @@ from rest_framework import serializers
 
 from core.api import ErrorSerializer  # noqa: F401  (re-exported: the one error shape)
 from core.time import now_ms
-from credits.models import Credit, CreditTransaction
-from credits.services._tx import MAX_CREDITS
+from credits.models import MAX_CREDITS, Credit, CreditTransaction
 from credits.services.consumption import MAX_DESCRIPTION_LENGTH
 from organizations.models import UNLIMITED
 

@@ -1,15 +1,41 @@
+import importlib
+import pkgutil
+
 import pytest
+from django.db import connection, migrations
 
 from tests import factories
 
+KEEL_APPS = ("core", "accounts", "organizations", "credits", "billing")
+
+
+def migration_sql():
+    """The SQL of the `RunSQL` operations of Keel's migrations, app by app, in order.
+
+    What `migrate` installs besides tables (the credits engine's functions).
+    """
+    for app in KEEL_APPS:
+        try:
+            package = importlib.import_module(f"{app}.migrations")
+        except ModuleNotFoundError:
+            continue
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda module: module.name):
+            migration = importlib.import_module(f"{app}.migrations.{info.name}").Migration
+            for operation in migration.operations:
+                if isinstance(operation, migrations.RunSQL):
+                    yield operation.sql
+
 
 @pytest.fixture(scope="session", autouse=True)
-def _database_functions(django_db_setup, django_db_blocker):
-    """The credits engine's PostgreSQL functions as this checkout has them, on a reused test database too."""
-    from credits.apps import install_database_functions
-
-    with django_db_blocker.unblock():
-        install_database_functions()
+def _migration_sql(request, django_db_setup, django_db_blocker):
+    """A test database built from the models (--nomigrations) gets what the migrations' RunSQL
+    installs, exactly as they install it; with --migrations (CI) the migrations did it."""
+    if not request.config.option.nomigrations:
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        for sql in migration_sql():
+            for statement in connection.ops.prepare_sql_script(sql):
+                cursor.execute(statement)
 
 
 @pytest.fixture

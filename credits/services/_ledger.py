@@ -14,7 +14,6 @@ its grants minus its overdraft.
 """
 
 from credits.models import CreditMode, CreditOverdraft, CreditTransaction, TransactionType
-from credits.services._tx import db_uuid
 
 ADD_TYPE_FOR_MODE = {
     CreditMode.FREE: TransactionType.ADD_FREE,
@@ -39,41 +38,15 @@ def ledger_row(
     )
 
 
-def ledger_insert_statement(rows: list[CreditTransaction]) -> tuple[str, list]:
-    """One multi-row INSERT of ledger rows built by `ledger_row` (the consume hot path).
-
-    What `bulk_create` would write, without its per-object bookkeeping; the ids
-    were drawn when the rows were built. Once run, `mark_saved(rows)`.
-    """
-    values = []
-    for row in rows:
-        credit_id = db_uuid(row.credit_id) if row.credit_id is not None else None
-        values += [
-            db_uuid(row.id),
-            row.created_at,
-            db_uuid(row.user_id),
-            db_uuid(row.tenant_id),
-            credit_id,
-            row.credits,
-            row.type,
-            row.description,
-        ]
-    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-    sql = (
-        "INSERT INTO credit_transactions (id, created_at, user_id, tenant_id, credit_id, credits, type, description)"
-        f" VALUES {placeholders}"
-    )
-    return sql, values
-
-
 def mark_saved(rows: list[CreditTransaction], alias: str) -> None:
+    """Rows the database wrote itself (the consumption function), marked as `bulk_create` would."""
     for row in rows:
         row._state.adding = False  # saved, as bulk_create would mark them
         row._state.db = alias
 
 
 def overdraft_set(*, tenant, owed_before: int, owed_after: int, user_id, at_ms: int) -> None:
-    """Write the organization's overdraft row (caller holds the wallet lock).
+    """Write the organization's overdraft row (caller holds the wallet lock, core/locks.py).
 
     `user_id` is who last ran the overdraft up; repayments keep it.
     """

@@ -1,52 +1,43 @@
 """Consumption: spend credits of an organization for one of its members, all or nothing.
 
-Two engines, one behaviour:
+The engine is one PostgreSQL function, `keel_credits_consume_v2`
+(`credits/sql/engine_v2.sql`, installed by a migration): the wallet lock, the
+member's limit, the usable grants in consumption order, the overdraft, the
+ledger rows and the idempotency key, in one statement (one round trip, every
+plan cached; docs/credits.md, "The engine"). This module validates the input,
+passes the constants the function shares with Python, maps its refusals to
+domain errors and its rows to ledger objects, and replays idempotent repeats.
 
-* the Python engine (`_consume`), the reference, which SQLite runs: one
-  transaction of six statements whatever the history size (wallet lock,
-  member-limit conditional update that also reads the debt, one indexed read
-  of the usable grants, one conditional update of the grants touched, one
-  multi-row insert of ledger rows, the idempotency key with its result), in
-  raw portable SQL;
-* on PostgreSQL, the same steps in one statement: the database function
-  `keel_credits_consume_v1` (credits/sql/consume.sql), one round trip with
-  every plan cached, for throughput (docs/performance.md).
-
-Tests run both engines on PostgreSQL against the same histories and compare
-their ledgers, results and refusals.
+`tests/credits/reference.py` states the same rules in plain Python; the
+Hypothesis state machine and the differential tests hold the function to it:
+balances, ledger rows, refusal codes and refusal details.
 """
 
 import json
 import uuid
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError
 
+from core.db import INT_MAX, hot_cursor, run_atomic
 from core.errors import Conflict, ValidationFailed
 from core.time import now_ms
-from credits.errors import IdempotencyConflict, InsufficientCredits, InvalidAmount, MemberCreditLimitExceeded
-from credits.models import CreditTransaction, TransactionType
-from credits.services._ledger import ledger_insert_statement, ledger_row, mark_saved, overdraft_set
-from credits.services._tx import (
-    MAX_CREDITS,
-    GrantChanged,
-    db_uuid,
-    hot_cursor,
-    lock_wallet_settings,
-    py_uuid,
-    run_atomic,
-    wallet_debt,
+from credits.errors import (
+    IdempotencyConflict,
+    InsufficientCredits,
+    InvalidAmount,
+    MemberCreditLimitExceeded,
+    NotAMember,
 )
-from credits.services.idempotency import (
-    MAX_KEY_LENGTH,
-    idempotency_find,
-    idempotency_store_statement,
-    request_fingerprint,
-)
-from credits.services.overdraft import draw, repayment_rows
-from organizations.models import UNLIMITED, Tenant, TenantMemberCreditLimit
+from credits.models import MAX_CREDITS, CreditTransaction, TransactionType
+from credits.services._ledger import mark_saved
+from credits.services.idempotency import MAX_KEY_LENGTH, idempotency_find, request_fingerprint
+from credits.services.overdraft import REPAID_DESCRIPTION, SETTLED_DESCRIPTION
+from organizations.models import UNLIMITED, Tenant
 
 MAX_DESCRIPTION_LENGTH = 1000
+# The engine's version: its functions end in `_v2` (see credits/sql/engine_v2.sql).
+CONSUME_FUNCTION = "keel_credits_consume_v2"
 
 
 @dataclass
@@ -57,17 +48,9 @@ class ConsumeResult:
     transactions: list[CreditTransaction] = field(default_factory=list)
     replayed: bool = False
 
-    def as_record(self) -> dict:
-        return {
-            "consumed": self.consumed,
-            "balance": self.balance,
-            "overdraft": self.overdraft,
-            "transaction_ids": [str(tx.pk) for tx in self.transactions],
-        }
-
 
 class _KeyTaken(Exception):
-    """The idempotency key belongs to a committed request: replay it (outside the rolled-back transaction)."""
+    """The idempotency key belongs to a committed request: replay it (outside the rolled-back statement)."""
 
 
 def _validate(*, amount, description: str, idempotency_key: str | None) -> None:
@@ -81,197 +64,65 @@ def _validate(*, amount, description: str, idempotency_key: str | None) -> None:
         )
 
 
-# The member-limit charge: one conditional update that also reads the organization's debt
-# (`RETURNING` a subquery). It runs after `lock_wallet_settings` returned, so its snapshot
-# holds whatever the previous holder of the wallet lock committed (unlike a read joined to
-# the locking statement itself; see `wallet_debt`).
-# `used_credits` is an INTEGER (the spec's): an unlimited member's count stops at its
-# maximum instead of failing every later consumption (a limited one never gets there).
-_CHARGE_SQL = (
-    "UPDATE tenant_member_credit_limits"
-    f" SET used_credits = CASE WHEN used_credits > {MAX_CREDITS} - %s THEN {MAX_CREDITS} ELSE used_credits + %s END,"
-    " updated_at = %s"
-    " WHERE tenant_id = %s AND user_id = %s AND (credit_limit = %s OR used_credits <= credit_limit - %s)"
-    " RETURNING (SELECT credits FROM credit_overdrafts WHERE tenant_id = %s) AS owed"
-)
-# Usable grants in consumption order (`credits_consumption_idx`): the same filter and order
-# as `Credit.objects.usable(at_ms=...).in_consumption_order()` (DESIGN.md: priority DESC,
-# soonest expiry first and never-expiring last, effective_at, created_at, id); a test
-# compares the two.
-_USABLE = "tenant_id = %s AND remaining_credits > 0 AND effective_at <= %s AND (expires_at IS NULL OR expires_at > %s)"
-_CONSUMPTION_ORDER = "priority DESC, expires_at ASC NULLS LAST, effective_at ASC, created_at ASC, id ASC"
-_GRANTS_SQL = f"SELECT id, remaining_credits FROM credits WHERE {_USABLE} ORDER BY {_CONSUMPTION_ORDER}"
-# PostgreSQL: the whole consumption in one statement (credits/sql/consume.sql).
-_CONSUME_IN_DATABASE_SQL = (
+# Named arguments: the constants travel with every call, from their one definition here,
+# so the function's text holds none of them (and a prepared statement binds them once per call).
+_CONSUME_SQL = (
     "SELECT tx_id, tx_type, tx_credits, tx_credit, tx_description, balance, overdraft"
-    " FROM keel_credits_consume_v1(%s, %s, %s, %s, %s, %s, %s)"
+    f" FROM {CONSUME_FUNCTION}(p_tenant => %s, p_user => %s, p_amount => %s, p_description => %s,"
+    " p_at => %s, p_key => %s, p_fingerprint => %s, p_unlimited => %s, p_int_max => %s,"
+    " p_type_deduct => %s, p_type_overdraft => %s, p_type_repay => %s, p_type_settled => %s,"
+    " p_repaid_description => %s, p_settled_description => %s)"
 )
+_CONSTANTS = [
+    UNLIMITED,
+    INT_MAX,
+    TransactionType.DEDUCT.value,
+    TransactionType.DEDUCT_OVERDRAFT.value,
+    TransactionType.DEDUCT_REPAY.value,
+    TransactionType.ADD_REPAY.value,
+    REPAID_DESCRIPTION,
+    SETTLED_DESCRIPTION,
+]
 
 
-def _in_database() -> bool:
-    """Whether the database runs the consumption itself (PostgreSQL); tests switch it to compare engines."""
-    return connection.vendor == "postgresql"
+def insufficient_credits(*, amount: int, available: int, room: int, overdraft_enabled: bool) -> InsufficientCredits:
+    detail = f"Not enough credits: {amount} requested, {available} available"
+    if overdraft_enabled:
+        detail += f" (and {room} more on overdraft)"
+    return InsufficientCredits(detail + ".")
 
 
-def _charge_params(*, tenant_id, user_id, amount: int, at_ms: int) -> list:
-    tenant_param = db_uuid(tenant_id)
-    return [amount, amount, at_ms, tenant_param, db_uuid(user_id), UNLIMITED, amount, tenant_param]
-
-
-def _charge_and_read_grants(cursor, *, tenant_id, user_id, amount: int, at_ms: int) -> tuple[int, list[list]]:
-    """Count `amount` against the member's limit, or refuse; returns (what is owed, the usable grants).
-
-    The grants are [id, remaining] in consumption order.
-    """
-    cursor.execute(_CHARGE_SQL, _charge_params(tenant_id=tenant_id, user_id=user_id, amount=amount, at_ms=at_ms))
-    charged = cursor.fetchall()
-    if charged:
-        owed = charged[0][0] or 0
-    else:
-        owed = _charge_refused(tenant_id=tenant_id, user_id=user_id, amount=amount, at_ms=at_ms)
-    cursor.execute(_GRANTS_SQL, [db_uuid(tenant_id), at_ms, at_ms])
-    return owed, [[py_uuid(credit_id), left] for credit_id, left in cursor.fetchall()]
-
-
-def _charge_refused(*, tenant_id, user_id, amount: int, at_ms: int) -> int:
-    """The conditional update matched no row: a membership without its limit row, or over the limit."""
-    limits = TenantMemberCreditLimit.objects.filter(tenant_id=tenant_id, user_id=user_id)
-    row = limits.values("credit_limit", "used_credits").first()
-    if row is None:
-        # Every membership should have its row; a missing one means unlimited,
-        # and is created so that `used_credits` keeps counting.
-        try:
-            with transaction.atomic():
-                TenantMemberCreditLimit.objects.create(
-                    tenant_id=tenant_id, user_id=user_id, used_credits=amount, created_at=at_ms, updated_at=at_ms
-                )
-        except IntegrityError as exc:
-            raise GrantChanged from exc  # created concurrently: start over
-        return wallet_debt(tenant_id)
-    raise _over_limit(amount=amount, credit_limit=row["credit_limit"], used_credits=row["used_credits"])
-
-
-def _over_limit(*, amount: int, credit_limit: int, used_credits: int) -> MemberCreditLimitExceeded:
+def over_limit(*, amount: int, credit_limit: int, used_credits: int) -> MemberCreditLimitExceeded:
     left = max(credit_limit - used_credits, 0)
     return MemberCreditLimitExceeded(
         f"This would exceed your credit limit in this organization: {amount} requested, {left} left of {credit_limit}."
     )
 
 
-def _insufficient(*, amount: int, available: int, room: int, overdraft_enabled: bool) -> InsufficientCredits:
-    detail = f"Not enough credits: {amount} requested, {available} available"
-    if overdraft_enabled:
-        detail += f" (and {max(room, 0)} more on overdraft)"
-    return InsufficientCredits(detail + ".")
+def _refusal(exc: DatabaseError, *, amount: int) -> Exception | None:
+    """The Python exception for a refusal the function raised (`keel:...`), or None."""
+    diag = getattr(exc.__cause__, "diag", None)
+    if diag is None or diag.sqlstate != "P0001" or not (diag.message_primary or "").startswith("keel:"):
+        return None
+    message = diag.message_primary
+    detail = json.loads(diag.message_detail) if diag.message_detail else {}
+    if message == "keel:insufficient_credits":
+        return insufficient_credits(amount=amount, **detail)
+    if message == "keel:member_credit_limit_exceeded":
+        return over_limit(amount=amount, **detail)
+    if message == "keel:idempotency_key_taken":
+        return _KeyTaken()
+    if message == "keel:not_a_member":
+        return NotAMember()
+    if message == "keel:no_such_tenant":
+        return Tenant.DoesNotExist()
+    return None
 
 
-def _take_statement(totals: dict) -> tuple[str, list]:
-    """Subtract from each grant in one conditional update; it must match every grant.
-
-    UPDATE credits SET remaining_credits = remaining_credits - CASE id WHEN g1 THEN n1 ... END
-    WHERE (id = g1 AND remaining_credits >= n1) OR ...
-    """
-    cases, conditions, case_params, condition_params = [], [], [], []
-    for credit_id, n in totals.items():
-        cases.append("WHEN %s THEN %s")
-        case_params += [db_uuid(credit_id), n]
-        conditions.append("(id = %s AND remaining_credits >= %s)")
-        condition_params += [db_uuid(credit_id), n]
-    sql = (
-        f"UPDATE credits SET remaining_credits = remaining_credits - CASE id {' '.join(cases)} END"
-        f" WHERE {' OR '.join(conditions)}"
-    )
-    return sql, case_params + condition_params
-
-
-def _write(cursor, *, totals: dict, rows: list[CreditTransaction], key: tuple[str, list] | None) -> None:
-    """The grants update, the ledger rows and the idempotency key (if any), in that order.
-
-    A grant holding less than planned restarts the transaction (`GrantChanged`);
-    a key already taken means a committed request owns it (`_KeyTaken`): either
-    way the transaction rolls back everything it wrote.
-    """
-    if totals:
-        cursor.execute(*_take_statement(totals))
-        if cursor.rowcount != len(totals):
-            raise GrantChanged
-    cursor.execute(*ledger_insert_statement(rows))
-    mark_saved(rows, cursor.db.alias)
-    if key is not None:
-        cursor.execute(*key)
-        if not cursor.fetchall():
-            raise _KeyTaken
-
-
-def _consume(
-    cursor, *, tenant: Tenant, user, amount: int, description: str, at_ms: int, key: tuple[str, str] | None
-) -> ConsumeResult:
-    # Lock order (_tx.py): wallet, member limit, grants, overdraft and ledger.
-    overdraft_enabled, overdraft_limit = lock_wallet_settings(cursor, tenant.pk)
-    owed_before, grants = _charge_and_read_grants(
-        cursor, tenant_id=tenant.pk, user_id=user.pk, amount=amount, at_ms=at_ms
-    )
-    usable = sum(remaining for _, remaining in grants)
-    # Credits that became usable while something is owed pay it back first.
-    repaid = draw(grants, owed_before) if owed_before else []
-    owed = owed_before - sum(n for _, n in repaid)
-    drawn = draw(grants, amount)
-    uncovered = amount - sum(n for _, n in drawn)
-    if uncovered:
-        room = overdraft_limit - owed if overdraft_enabled else 0
-        if uncovered > room:
-            available = max(usable - owed_before, 0)
-            raise _insufficient(amount=amount, available=available, room=room, overdraft_enabled=overdraft_enabled)
-
-    totals: dict = {}
-    for credit_id, n in [*repaid, *drawn]:
-        totals[credit_id] = totals.get(credit_id, 0) + n
-
-    rows = repayment_rows(tenant_id=tenant.pk, user_id=user.pk, draws=repaid, at_ms=at_ms)
-    common = {"tenant_id": tenant.pk, "user_id": user.pk, "at_ms": at_ms, "description": description}
-    rows += [ledger_row(credit_id=c, credits=-n, type=TransactionType.DEDUCT, **common) for c, n in drawn]
-    if uncovered:
-        rows.append(ledger_row(credits=-uncovered, type=TransactionType.DEDUCT_OVERDRAFT, **common))
-    for row in rows:
-        row.user = user  # the response renders who consumed without a query
-    owed += uncovered
-    result = ConsumeResult(
-        consumed=amount,
-        balance=sum(remaining for _, remaining in grants) - owed,
-        overdraft=owed,
-        transactions=rows,
-    )
-    # The idempotency key is written last, with the result, still under the wallet lock:
-    # taken means a committed request owns it, and this attempt rolls back all it did.
-    store = None
-    if key is not None:
-        idempotency_key, fingerprint = key
-        store = idempotency_store_statement(
-            tenant_id=tenant.pk,
-            user_id=user.pk,
-            key=idempotency_key,
-            fingerprint=fingerprint,
-            result=result.as_record(),
-            at_ms=at_ms,
-            ops=cursor.db.ops,
-        )
-    _write(cursor, totals=totals, rows=rows, key=store)
-    overdraft_set(tenant=tenant, owed_before=owed_before, owed_after=owed, user_id=user.pk, at_ms=at_ms)
-    return result
-
-
-def _consume_in_database(
-    cursor, *, tenant: Tenant, user, amount: int, description: str, at_ms: int, key: tuple[str, str] | None
-) -> ConsumeResult:
-    """`_consume`, run by PostgreSQL in one statement (credits/sql/consume.sql)."""
-    idempotency_key, fingerprint = key if key is not None else (None, "")
-    params = [db_uuid(tenant.pk), db_uuid(user.pk), amount, description, at_ms, idempotency_key, fingerprint]
+def _consume(cursor, *, tenant: Tenant, user, amount: int, description: str, at_ms: int, key, fingerprint: str):
+    params = [tenant.pk, user.pk, amount, description, at_ms, key, fingerprint, *_CONSTANTS]
     try:
-        cursor.execute(_CONSUME_IN_DATABASE_SQL, params)
-    except IntegrityError as exc:
-        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == "tenant_member_credit_limits_uniq":
-            raise GrantChanged from exc  # the member's limit row was created concurrently: start over
-        raise
+        cursor.execute(_CONSUME_SQL, params)
     except DatabaseError as exc:
         refusal = _refusal(exc, amount=amount)
         if refusal is None:
@@ -295,24 +146,6 @@ def _consume_in_database(
         transactions.append(tx)
     mark_saved(transactions, cursor.db.alias)
     return ConsumeResult(consumed=amount, balance=balance, overdraft=overdraft, transactions=transactions)
-
-
-def _refusal(exc: DatabaseError, *, amount: int) -> Exception | None:
-    """The Python exception for a refusal the database function raised (`keel:...`), or None."""
-    diag = getattr(exc.__cause__, "diag", None)
-    if diag is None or diag.sqlstate != "P0001" or not (diag.message_primary or "").startswith("keel:"):
-        return None
-    message = diag.message_primary
-    detail = json.loads(diag.message_detail) if diag.message_detail else {}
-    if message == "keel:insufficient_credits":
-        return _insufficient(amount=amount, **detail)
-    if message == "keel:member_credit_limit_exceeded":
-        return _over_limit(amount=amount, **detail)
-    if message == "keel:idempotency_key_taken":
-        return _KeyTaken()
-    if message == "keel:no_such_tenant":
-        return Tenant.DoesNotExist()
-    return None
 
 
 def _replay(*, tenant: Tenant, key: str, fingerprint: str) -> ConsumeResult:
@@ -344,9 +177,10 @@ def credits_consume(
 ) -> ConsumeResult:
     """Spend `amount` of `tenant`'s credits for member `user`: all of it, or nothing.
 
-    Grants are taken in consumption order (DESIGN.md), one ledger row per grant
-    touched; the uncovered rest goes on overdraft if the organization allows it,
-    else `InsufficientCredits`. Over the member's limit: `MemberCreditLimitExceeded`.
+    Grants are taken in consumption order (docs/credits.md), one ledger row per
+    grant touched; the uncovered rest goes on overdraft if the organization
+    allows it, else `InsufficientCredits`. Over the member's limit:
+    `MemberCreditLimitExceeded`; not (or no longer) a member: `NotAMember`.
     With `idempotency_key`, a repeat of the same request returns the first
     result (`replayed=True`) and writes nothing; another request under the same
     key raises `IdempotencyConflict`.
@@ -357,20 +191,22 @@ def credits_consume(
         request_fingerprint(user_id=user.pk, amount=amount, description=description) if idempotency_key else ""
     )
 
-    key = (idempotency_key, fingerprint) if idempotency_key else None
-
-    in_database = _in_database()
-    engine = _consume_in_database if in_database else _consume
-
     def write() -> ConsumeResult:
         with hot_cursor() as cursor:
-            return engine(
-                cursor, tenant=tenant, user=user, amount=amount, description=description, at_ms=at_ms, key=key
+            return _consume(
+                cursor,
+                tenant=tenant,
+                user=user,
+                amount=amount,
+                description=description,
+                at_ms=at_ms,
+                key=idempotency_key,
+                fingerprint=fingerprint,
             )
 
     try:
-        # The database function is one statement: outside a transaction it is its own.
-        return run_atomic(write, single_statement=in_database)
+        # One statement: outside a transaction it is its own.
+        return run_atomic(write, single_statement=True)
     except _KeyTaken:
         return _replay(tenant=tenant, key=idempotency_key, fingerprint=fingerprint)
     except (InsufficientCredits, MemberCreditLimitExceeded):

@@ -8,10 +8,12 @@ re-reads the grants under them, so it is safe beside running consumptions and
 beside another run of itself: a grant is expired once.
 """
 
+from core.db import run_atomic
+from core.locks import lock_rows
 from core.time import now_ms
 from credits.models import Credit, CreditTransaction, TransactionType
 from credits.services._ledger import ledger_row
-from credits.services._tx import lock_wallets, run_atomic
+from organizations.models import Tenant
 
 
 def _expire_batch(*, at_ms: int, batch_size: int) -> tuple[int, int]:
@@ -23,7 +25,7 @@ def _expire_batch(*, at_ms: int, batch_size: int) -> tuple[int, int]:
     )
     if not candidates:
         return 0, 0
-    lock_wallets(tenant_id for _, tenant_id in candidates)
+    lock_rows(Tenant, [tenant_id for _, tenant_id in candidates], fields=["id"])
     grants = list(
         Credit.objects.filter(pk__in=[pk for pk, _ in candidates], remaining_credits__gt=0, expires_at__lte=at_ms)
         .order_by("id")

@@ -5,11 +5,13 @@ import logging
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from core.db import run_atomic
 from core.errors import ValidationFailed
+from core.locks import lock_row
 from core.time import now_ms
-from credits.models import Credit, CreditMode, CreditTransaction
+from credits.models import MAX_CREDITS, Credit, CreditMode, CreditTransaction
+from credits.selectors import credits_overdraft_owed
 from credits.services._ledger import ADD_TYPE_FOR_MODE, ledger_row, overdraft_set
-from credits.services._tx import MAX_CREDITS, lock_wallet, run_atomic, wallet_debt
 from credits.services.overdraft import repayment_rows
 from organizations.models import Tenant
 
@@ -75,8 +77,11 @@ def credits_grant(
         return existing
 
     def write() -> Credit:
-        wallet = lock_wallet(tenant.pk)
-        owed = wallet_debt(tenant.pk)
+        wallet = lock_row(Tenant, tenant.pk, fields=["id"])
+        # Read after the lock, as its own statement: under READ COMMITTED it sees what the
+        # previous holder of the lock committed (a read joined to the locking statement
+        # would keep the snapshot taken before waiting; a concurrency test caught that).
+        owed = credits_overdraft_owed(tenant_id=tenant.pk)
         repaid = min(owed, amount)
         grant = Credit(
             provider=provider,

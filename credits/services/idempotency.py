@@ -1,7 +1,7 @@
 """Idempotency keys for consumption: the unique (tenant, key) decides, not a check-then-insert.
 
-A consumption with a key writes it, with its result, as the last statement of
-its transaction (`INSERT ... ON CONFLICT DO NOTHING`), under the wallet lock.
+A consumption with a key writes it, with its result, as its last write
+(`INSERT ... ON CONFLICT DO NOTHING` in keel_credits_consume_v2), under the wallet lock.
 Two requests with one key are serialized by that lock (and by the unique
 index): the second runs after the first commits, finds the key taken at the
 insert, rolls back everything it did and replays the first result (or, if
@@ -13,11 +13,9 @@ retry after topping up is a fresh attempt.
 
 import hashlib
 import json
-import uuid
 
 from core.time import MS_PER_DAY
 from credits.models import IdempotencyKey
-from credits.services._tx import db_uuid
 
 # Keys are kept at least this long (the API promises 24 hours).
 KEEP_MS = MS_PER_DAY
@@ -27,37 +25,6 @@ MAX_KEY_LENGTH = 255
 def request_fingerprint(*, user_id, amount: int, description: str) -> str:
     body = json.dumps([str(user_id), amount, description], separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(body.encode()).hexdigest()
-
-
-# The key with its result, or nothing if the (tenant, key) is taken.
-_STORE_SQL = (
-    "INSERT INTO credit_idempotency_keys (id, tenant_id, user_id, key, fingerprint, result, created_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, key) DO NOTHING RETURNING id"
-)
-
-
-def idempotency_store_statement(
-    *, tenant_id, user_id, key: str, fingerprint: str, result: dict, at_ms: int, ops
-) -> tuple[str, list]:
-    """The statement that records `key` with its result, last in the consumption's transaction.
-
-    `INSERT ... ON CONFLICT (tenant_id, key) DO NOTHING RETURNING id`: no row
-    back means a committed request owns the key, and the caller rolls back and
-    replays it. Duplicates of one organization's key are already serialized
-    by its wallet lock, and the unique index would make a second insert wait
-    for the first transaction anyway. `ops` is the connection's operations
-    (JSON is adapted as the model's JSONField writes it).
-    """
-    params = [
-        db_uuid(uuid.uuid4()),
-        db_uuid(tenant_id),
-        db_uuid(user_id),
-        key,
-        fingerprint,
-        ops.adapt_json_value(result, None),
-        at_ms,
-    ]
-    return _STORE_SQL, params
 
 
 def idempotency_find(*, tenant_id, key: str) -> IdempotencyKey | None:

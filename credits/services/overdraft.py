@@ -7,30 +7,17 @@ rows that sum to zero: `deduct:repay` on the grant that pays, `add:repay`
 (without a grant) on the overdraft.
 """
 
+from core.db import run_atomic
 from core.errors import ValidationFailed
+from core.locks import lock_row
 from core.time import now_ms
-from credits.models import CreditTransaction, TransactionType
+from credits.models import MAX_CREDITS, CreditTransaction, TransactionType
 from credits.services._ledger import ledger_row
-from credits.services._tx import MAX_CREDITS, lock_wallet, run_atomic
 from organizations.models import Tenant
 
-
-def draw(grants: list[list], amount: int) -> list[tuple[object, int]]:
-    """Take up to `amount` from `grants` ([id, remaining] in consumption order), in place.
-
-    Returns (grant id, taken) for each grant touched, in order.
-    """
-    taken = []
-    for grant in grants:
-        if amount <= 0:
-            break
-        if grant[1] <= 0:
-            continue
-        n = min(grant[1], amount)
-        grant[1] -= n
-        amount -= n
-        taken.append((grant[0], n))
-    return taken
+# The descriptions of a repayment's two ledger rows (grants and consumptions write them).
+REPAID_DESCRIPTION = "Overdraft repaid"
+SETTLED_DESCRIPTION = "Overdraft settled"
 
 
 def repayment_rows(*, tenant_id, user_id, draws: list[tuple[object, int]], at_ms: int) -> list[CreditTransaction]:
@@ -44,7 +31,7 @@ def repayment_rows(*, tenant_id, user_id, draws: list[tuple[object, int]], at_ms
             credits=-n,
             type=TransactionType.DEDUCT_REPAY,
             at_ms=at_ms,
-            description="Overdraft repaid",
+            description=REPAID_DESCRIPTION,
         )
         for credit_id, n in draws
     ]
@@ -55,7 +42,7 @@ def repayment_rows(*, tenant_id, user_id, draws: list[tuple[object, int]], at_ms
             credits=sum(n for _, n in draws),
             type=TransactionType.ADD_REPAY,
             at_ms=at_ms,
-            description="Overdraft settled",
+            description=SETTLED_DESCRIPTION,
         )
     )
     return rows
@@ -71,7 +58,7 @@ def tenant_overdraft_configure(*, tenant: Tenant, enabled: bool, limit: int) -> 
         raise ValidationFailed("The overdraft limit must be a whole number of credits, 0 or more.", field="limit")
 
     def write() -> Tenant:
-        lock_wallet(tenant.pk)
+        lock_row(Tenant, tenant.pk, fields=["id"])
         Tenant.objects.filter(pk=tenant.pk).update(
             overdraft_enabled=enabled, overdraft_limit=limit, updated_at=now_ms()
         )

@@ -2,11 +2,13 @@
 
 from django.db.models import F
 
+from core.db import RetryTransaction, run_atomic
 from core.errors import ValidationFailed
+from core.locks import lock_row
 from core.time import now_ms
 from credits.models import Credit, TransactionType
 from credits.services._ledger import ledger_row
-from credits.services._tx import GrantChanged, lock_wallet, run_atomic
+from organizations.models import Tenant
 
 
 def credits_reverse(*, credit: Credit, description: str, amount: int | None = None, now: int | None = None) -> int:
@@ -21,7 +23,7 @@ def credits_reverse(*, credit: Credit, description: str, amount: int | None = No
     at_ms = now if now is not None else now_ms()
 
     def write() -> tuple[int, int]:
-        lock_wallet(credit.tenant_id)
+        lock_row(Tenant, credit.tenant_id, fields=["id"])
         remaining = Credit.objects.filter(pk=credit.pk).values_list("remaining_credits", flat=True).get()
         taken = remaining if amount is None else min(amount, remaining)
         if taken <= 0:
@@ -29,7 +31,7 @@ def credits_reverse(*, credit: Credit, description: str, amount: int | None = No
         if not Credit.objects.filter(pk=credit.pk, remaining_credits__gte=taken).update(
             remaining_credits=F("remaining_credits") - taken
         ):
-            raise GrantChanged
+            raise RetryTransaction
         ledger_row(
             tenant_id=credit.tenant_id,
             user_id=credit.user_id,

@@ -1,15 +1,8 @@
 import pytest
 from django.test import Client
 
-from credits.services import api_key_create, consumption
+from credits.services import api_key_create
 from tests.credits.helpers import make_org
-
-
-@pytest.fixture(params=["database", "python"])
-def engine(request, monkeypatch):
-    """Both consumption engines: the database function and the Python reference."""
-    monkeypatch.setattr(consumption, "_in_database", lambda: request.param == "database")
-    return request.param
 
 
 @pytest.fixture

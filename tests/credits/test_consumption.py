@@ -114,7 +114,7 @@ def test_limit_of_zero_refuses_everything_and_unlimited_refuses_nothing():
     assert_invariants(tenant)
 
 
-def test_an_unlimited_members_count_stops_at_the_integer_maximum_instead_of_failing(engine):
+def test_an_unlimited_members_count_stops_at_the_integer_maximum_instead_of_failing():
     tenant = make_org()
     give(tenant, 100)
     TenantMemberCreditLimit.objects.filter(tenant=tenant, user=tenant.owner).update(used_credits=2_147_483_640)
@@ -125,18 +125,6 @@ def test_an_unlimited_members_count_stops_at_the_integer_maximum_instead_of_fail
     assert result.balance == 70
     assert TenantMemberCreditLimit.objects.get(tenant=tenant, user=tenant.owner).used_credits == 2_147_483_647
     assert CreditTransaction.objects.filter(tenant=tenant, type="deduct").count() == 2
-
-
-def test_a_member_without_a_limit_row_is_unlimited_and_still_counted():
-    tenant = make_org()
-    TenantMemberCreditLimit.objects.filter(tenant=tenant).delete()
-    give(tenant, 20)
-
-    credits_consume(tenant=tenant, user=tenant.owner, amount=12)
-
-    row = TenantMemberCreditLimit.objects.get(tenant=tenant, user=tenant.owner)
-    assert (row.credit_limit, row.used_credits) == (-1, 12)
-    assert_invariants(tenant)
 
 
 @pytest.mark.parametrize("amount", [0, -1, 1.0, "5", True, None, 2**31])
@@ -218,7 +206,6 @@ def test_consumption_cost_does_not_grow_with_history(django_assert_max_num_queri
     CreditTransaction.objects.bulk_create(
         CreditTransaction(tenant=tenant, user=tenant.owner, credits=0, type="deduct") for _ in range(2_000)
     )
-    # savepoint, wallet lock, member limit (and debt), read grants, update grants, insert ledger,
-    # store key, release: the same with 1 grant and no history
-    with django_assert_max_num_queries(8):
+    # savepoint, the consumption (one statement), release: the same with 1 grant and no history
+    with django_assert_max_num_queries(3):
         credits_consume(tenant=tenant, user=tenant.owner, amount=25, idempotency_key="q")

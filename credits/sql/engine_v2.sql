@@ -1,34 +1,73 @@
--- keel_credits_consume_v1: one consumption, in one statement, on PostgreSQL.
+-- Keel's credits engine, version 2: the consumption rules of docs/credits.md, run by PostgreSQL.
 --
--- The same steps, in the same order and with the same locks, as the Python
--- engine in credits/services/consumption.py (`_consume`), which is the
--- reference and what SQLite runs; tests run both on PostgreSQL and compare
--- their ledgers row for row. It exists for speed: the whole consumption is
--- one round trip instead of eight, with every plan cached (docs/performance.md).
+-- Installed by the migration credits/migrations/0003_credits_engine_v2.py, which pins this
+-- file's SHA-256: a released version is never edited. A change of behaviour or signature is
+-- a new file (engine_v3.sql, functions named *_v3) with a new migration, so that a release
+-- still running keeps the functions it calls (tests/credits/test_engine.py fails otherwise).
 --
--- Installed (CREATE OR REPLACE) after every `migrate` by credits.apps; the
--- version suffix changes whenever the signature or the behaviour does, so a
--- running older release keeps the function it knows.
+-- Constants shared with Python (the unlimited member limit, the INTEGER maximum, the
+-- ledger's row types, the repayment descriptions) are arguments that
+-- credits/services/consumption.py passes from their one Python definition: none is
+-- written here.
+
+
+-- The usable grants of an organization at `p_at`, in consumption order: effective,
+-- unexpired, with credits left; priority DESC, soonest expiry first (never-expiring
+-- last), then effective_at, created_at, id (docs/credits.md, "Consumption order").
+-- The one definition of both: the consumption below and credits.selectors (balance,
+-- pages, API) read it. Callers keep its order with WITH ORDINALITY ... ORDER BY ordinality.
+CREATE OR REPLACE FUNCTION keel_credits_usable_v2(p_tenant uuid, p_at bigint)
+RETURNS SETOF credits
+LANGUAGE plpgsql STABLE
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT c.* FROM credits c
+    WHERE c.tenant_id = p_tenant AND c.remaining_credits > 0 AND c.effective_at <= p_at
+      AND (c.expires_at IS NULL OR c.expires_at > p_at)
+    ORDER BY c.priority DESC, c.expires_at ASC NULLS LAST, c.effective_at ASC, c.created_at ASC, c.id ASC;
+END;
+$$;
+
+
+-- One consumption, all or nothing, in one statement (one round trip, every plan cached).
 --
--- Each statement of a VOLATILE function takes a new snapshot under READ
--- COMMITTED: everything read after the wallet lock sees what the previous
--- holder of the lock committed.
+-- Locks, in the order of core/locks.py: the organization's row (the wallet, FOR NO KEY
+-- UPDATE), then the member's limit row, the grants and the overdraft row (conditional
+-- updates), then new ledger rows and the idempotency key.
 --
--- Refusals and conflicts raise, which undoes everything the statement did:
+-- Each statement of a VOLATILE function takes a new snapshot under READ COMMITTED:
+-- everything read after the wallet lock sees what the previous holder committed.
+--
+-- Refusals raise, which undoes everything the statement did:
+--   keel:no_such_tenant                (or deleted)
+--   keel:not_a_member                  no limit row: every membership has one, so the
+--                                      membership ended (never recreated as unlimited)
 --   keel:member_credit_limit_exceeded  DETAIL {"credit_limit": N, "used_credits": N}
 --   keel:insufficient_credits          DETAIL {"available": N, "room": N, "overdraft_enabled": B}
 --   keel:idempotency_key_taken         a committed request owns the key: replay it
---   keel:no_such_tenant
---   SQLSTATE 40001 (serialization_failure) when a grant does not hold what was
---   just read (impossible under the wallet lock; the caller retries).
-CREATE OR REPLACE FUNCTION keel_credits_consume_v1(
+--   SQLSTATE 40001 (serialization_failure) when a grant does not hold what was just read
+--   (impossible under the wallet lock; the caller retries).
+--
+-- Returns one row per ledger row written, in ledger order, each with the balance and the
+-- overdraft after the consumption.
+CREATE OR REPLACE FUNCTION keel_credits_consume_v2(
     p_tenant uuid,
     p_user uuid,
     p_amount integer,
     p_description text,
     p_at bigint,
     p_key varchar,          -- NULL: no idempotency key
-    p_fingerprint varchar
+    p_fingerprint varchar,
+    p_unlimited integer,    -- a member credit limit meaning "no limit"
+    p_int_max integer,      -- the INTEGER columns' maximum (used_credits stops there)
+    p_type_deduct varchar,
+    p_type_overdraft varchar,
+    p_type_repay varchar,   -- the grant side of a repayment
+    p_type_settled varchar, -- the overdraft side of a repayment
+    p_repaid_description text,
+    p_settled_description text
 ) RETURNS TABLE (
     tx_id uuid,
     tx_type varchar,
@@ -62,7 +101,7 @@ DECLARE
     v_grant_totals bigint[] := '{}';
     v_grant_repaid bigint[] := '{}';
     v_grant_drawn bigint[] := '{}';
-    -- the ledger rows, in the Python engine's order
+    -- the ledger rows, in order
     v_ids uuid[] := '{}';
     v_types varchar[] := '{}';
     v_credits integer[] := '{}';
@@ -72,32 +111,28 @@ DECLARE
 BEGIN
     -- 1. The wallet lock, and the overdraft settings read under it.
     SELECT t.overdraft_enabled, t.overdraft_limit INTO v_enabled, v_limit
-    FROM tenants t WHERE t.id = p_tenant FOR NO KEY UPDATE;
+    FROM tenants t WHERE t.id = p_tenant AND t.deleted_at IS NULL FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'keel:no_such_tenant';
     END IF;
 
-    -- 2. The member's limit: one conditional update (-1 is unlimited).
-    -- used_credits is an INTEGER: an unlimited member's count stops at its maximum.
+    -- 2. The member's limit: one conditional update. used_credits is an INTEGER: an
+    -- unlimited member's count stops at its maximum (a limited one never gets there).
     UPDATE tenant_member_credit_limits l
-    SET used_credits = CASE WHEN l.used_credits > 2147483647 - p_amount THEN 2147483647
+    SET used_credits = CASE WHEN l.used_credits > p_int_max - p_amount THEN p_int_max
                             ELSE l.used_credits + p_amount END,
         updated_at = p_at
     WHERE l.tenant_id = p_tenant AND l.user_id = p_user
-      AND (l.credit_limit = -1 OR l.used_credits <= l.credit_limit - p_amount);
+      AND (l.credit_limit = p_unlimited OR l.used_credits <= l.credit_limit - p_amount);
     IF NOT FOUND THEN
         SELECT l.credit_limit, l.used_credits INTO v_member
         FROM tenant_member_credit_limits l WHERE l.tenant_id = p_tenant AND l.user_id = p_user;
-        IF FOUND THEN
-            RAISE EXCEPTION 'keel:member_credit_limit_exceeded'
-                USING DETAIL = json_build_object('credit_limit', v_member.credit_limit,
-                                                 'used_credits', v_member.used_credits)::text;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'keel:not_a_member';
         END IF;
-        -- A membership without its row is unlimited; the row is created so that
-        -- used_credits keeps counting (a concurrent creation fails the unique
-        -- constraint, and the caller retries).
-        INSERT INTO tenant_member_credit_limits (id, tenant_id, user_id, credit_limit, used_credits, created_at, updated_at)
-        VALUES (gen_random_uuid(), p_tenant, p_user, -1, p_amount, p_at, p_at);
+        RAISE EXCEPTION 'keel:member_credit_limit_exceeded'
+            USING DETAIL = json_build_object('credit_limit', v_member.credit_limit,
+                                             'used_credits', v_member.used_credits)::text;
     END IF;
 
     -- 3. What is owed.
@@ -105,14 +140,12 @@ BEGIN
     v_owed_before := COALESCE(v_owed_before, 0);
     v_repay_left := v_owed_before;
 
-    -- 4. The usable grants in consumption order (credits_consumption_idx): first
-    -- repay what is owed, then draw the amount; one pass gives what the Python
-    -- engine's two passes in the same order give.
+    -- 4. The usable grants in consumption order: first repay what is owed (credits that
+    -- became usable while something was owed), then draw the amount.
     FOR v_grant IN
-        SELECT c.id, c.remaining_credits FROM credits c
-        WHERE c.tenant_id = p_tenant AND c.remaining_credits > 0 AND c.effective_at <= p_at
-          AND (c.expires_at IS NULL OR c.expires_at > p_at)
-        ORDER BY c.priority DESC, c.expires_at ASC NULLS LAST, c.effective_at ASC, c.created_at ASC, c.id ASC
+        SELECT g.id, g.remaining_credits
+        FROM keel_credits_usable_v2(p_tenant, p_at) WITH ORDINALITY AS g
+        ORDER BY g.ordinality
     LOOP
         v_usable := v_usable + v_grant.remaining_credits;
         IF v_repay_left = 0 AND v_left = 0 THEN
@@ -153,28 +186,28 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- 6. The ledger: repayments (deduct:repay per grant, then add:repay), the
-    -- deductions per grant, then the uncovered part on overdraft.
+    -- 6. The ledger: repayments (the grant side per grant, then the overdraft side),
+    -- the deductions per grant, then the uncovered part on overdraft.
     IF v_repaid > 0 THEN
         FOR i IN 1 .. array_length(v_grant_ids, 1) LOOP
             IF v_grant_repaid[i] > 0 THEN
                 v_ids := v_ids || gen_random_uuid();
-                v_types := v_types || 'deduct:repay'::varchar;
+                v_types := v_types || p_type_repay;
                 v_credits := v_credits || (-v_grant_repaid[i])::integer;
                 v_credit_ids := v_credit_ids || v_grant_ids[i];
-                v_descriptions := v_descriptions || 'Overdraft repaid'::text;
+                v_descriptions := v_descriptions || p_repaid_description;
             END IF;
         END LOOP;
         v_ids := v_ids || gen_random_uuid();
-        v_types := v_types || 'add:repay'::varchar;
+        v_types := v_types || p_type_settled;
         v_credits := v_credits || v_repaid::integer;
         v_credit_ids := v_credit_ids || NULL::uuid;
-        v_descriptions := v_descriptions || 'Overdraft settled'::text;
+        v_descriptions := v_descriptions || p_settled_description;
     END IF;
     FOR i IN 1 .. COALESCE(array_length(v_grant_ids, 1), 0) LOOP
         IF v_grant_drawn[i] > 0 THEN
             v_ids := v_ids || gen_random_uuid();
-            v_types := v_types || 'deduct'::varchar;
+            v_types := v_types || p_type_deduct;
             v_credits := v_credits || (-v_grant_drawn[i])::integer;
             v_credit_ids := v_credit_ids || v_grant_ids[i];
             v_descriptions := v_descriptions || p_description;
@@ -182,7 +215,7 @@ BEGIN
     END LOOP;
     IF v_uncovered > 0 THEN
         v_ids := v_ids || gen_random_uuid();
-        v_types := v_types || 'deduct:overdraft'::varchar;
+        v_types := v_types || p_type_overdraft;
         v_credits := v_credits || (-v_uncovered)::integer;
         v_credit_ids := v_credit_ids || NULL::uuid;
         v_descriptions := v_descriptions || p_description;
