@@ -13,6 +13,7 @@ from accounts.services.users import email_clean
 from accounts.services.verification import email_verification_send
 from accounts.tokens import InvalidToken, verification_token_read
 from core.errors import ApplicationError, NotFound
+from core.locks import lock_rows
 from core.time import now_ms
 
 MAX_EMAILS_PER_USER = 10
@@ -20,9 +21,9 @@ VERIFICATION_RESENDS_PER_HOUR = 5
 
 
 def _lock_user(user: User) -> None:
-    # Every change to a user's set of addresses holds the user row: two
-    # concurrent "make primary"/"remove" requests cannot interleave.
-    User.objects.select_for_update().filter(pk=user.pk).first()
+    # Every change to a user's set of addresses holds the user row (core/locks.py):
+    # two concurrent "make primary"/"remove" requests cannot interleave.
+    lock_rows(User, [user.pk], fields=["id"])
 
 
 @transaction.atomic

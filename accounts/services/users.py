@@ -23,6 +23,7 @@ from accounts.models import (
 )
 from accounts.services.verification import email_verification_send
 from core.errors import ApplicationError, NotFound
+from core.locks import lock_rows
 from core.time import now_ms
 
 # No "@": the sign-in field treats anything with an "@" as an email address.
@@ -256,8 +257,9 @@ def user_delete(*, user: User) -> None:
     unusable. Changing the password hash invalidates every session (Django
     checks it on each request), and the backend refuses deleted users anyway.
     """
-    locked = User.objects.select_for_update().filter(pk=user.pk, deleted_at__isnull=True).first()
-    if locked is None:
+    # The user first, then (in the hooks) their organizations: core/locks.py's order.
+    locked = next(iter(lock_rows(User, [user.pk])), None)
+    if locked is None or locked.deleted_at is not None:
         raise NotFound("This account does not exist.")
     _run_hooks(settings.KEEL_ACCOUNT_DELETE_HOOKS, user=locked)
 

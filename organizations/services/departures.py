@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from accounts.models import User
+from core.locks import lock_rows
 from organizations.models import MemberRole, Tenant, TenantMember
-from organizations.services.members import _membership_end
-from organizations.services.tenants import _tenant_soft_delete
+from organizations.services.members import membership_end
+from organizations.services.tenants import tenant_soft_delete
 
 
 @dataclass
@@ -66,11 +67,18 @@ def tenants_account_delete_notices(*, user: User) -> list[str]:
 
 @transaction.atomic
 def tenants_account_delete(*, user: User) -> None:
+    """Run inside `user_delete`, which holds the user's lock (so no invitation is accepted meanwhile).
+
+    Every organization the user is in is locked first, in core/locks.py's
+    order, and the plan is made under those locks: who takes over and whether
+    the user is the sole owner are decided on what holds, not on what held a
+    moment before.
+    """
+    lock_rows(Tenant, TenantMember.objects.filter(user=user).values_list("tenant_id", flat=True), fields=["id"])
     for step in _plan(user):
-        Tenant.objects.select_for_update().filter(pk=step.tenant.pk).first()
         if step.action == "delete":
-            _tenant_soft_delete(tenant=step.tenant)
+            tenant_soft_delete(tenant=step.tenant)
             continue
         if step.action == "hand_over":
             TenantMember.objects.filter(pk=step.successor.pk).update(role=MemberRole.OWNER, permissions=[])
-        _membership_end(step.membership)
+        membership_end(step.membership)

@@ -19,6 +19,7 @@ from django.urls import reverse
 from accounts.emails import email_send
 from accounts.models import User, normalize_email
 from core.errors import ApplicationError, Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.locks import lock_row
 from core.time import MS_PER_DAY, ms_to_datetime, now_ms
 from organizations.models import (
     UNLIMITED,
@@ -97,8 +98,10 @@ def invitation_create(
     credit_limit = credit_limit_clean(credit_limit)
     grant_check(actor=actor, role=role, permissions=permissions)
     # Same lock as membership changes: an invitation and an acceptance for the
-    # same address cannot interleave.
-    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk, deleted_at__isnull=True)
+    # same address cannot interleave (core/locks.py).
+    tenant = lock_row(Tenant, tenant.pk)
+    if tenant.deleted_at is not None:
+        raise NotFound("This organization does not exist.")
     if _is_member_by_email(tenant=tenant, email=email):
         raise Conflict(f"{email} is already a member of this organization.", code="already_member", field="email")
     token, token_hash = _new_token()
@@ -111,13 +114,13 @@ def invitation_create(
         "status": InvitationStatus.PENDING,
         "expires_at": now_ms() + invitation_ttl_ms(),
     }
-    invitation = TenantInvitation.objects.select_for_update().filter(tenant=tenant, email=email).first()
+    invitation = TenantInvitation.objects.filter(tenant=tenant, email=email).first()
     if invitation is None:
         try:
             with transaction.atomic():
                 invitation = TenantInvitation.objects.create(tenant=tenant, email=email, **values)
         except IntegrityError:
-            invitation = TenantInvitation.objects.select_for_update().get(tenant=tenant, email=email)
+            invitation = TenantInvitation.objects.get(tenant=tenant, email=email)
             invitation = _update(invitation, values)
     else:
         invitation = _update(invitation, values)
@@ -190,7 +193,10 @@ def invitation_accept(*, token: str, user: User) -> TenantMember:
     if check.state != InvitationState.OK:
         raise invitation_state_error(check.state)
     invitation = check.invitation
-    Tenant.objects.select_for_update().filter(pk=invitation.tenant_id).first()
+    # The user, then the organization (core/locks.py): an account being deleted joins nothing.
+    if lock_row(User, user.pk, fields=["id", "deleted_at"]).deleted_at is not None:
+        raise invitation_state_error(InvitationState.SIGN_IN)
+    lock_row(Tenant, invitation.tenant_id)
     now = now_ms()
     if not TenantInvitation.objects.filter(
         pk=invitation.pk, status=InvitationStatus.PENDING, expires_at__gt=now

@@ -1,9 +1,10 @@
 """Memberships: roles, removal, leaving, ownership transfer, member credit limits.
 
-Every service that changes who owns or belongs to an organization first locks
-the organization's row: that serializes membership changes per organization,
-so two owners demoting each other at once cannot leave it without one. Lock
-order: tenant, then membership rows.
+Every service here first locks the organization's row (core/locks.py): that
+serializes membership and limit changes per organization (and with
+consumption, which takes the same lock), so two owners demoting each other at
+once cannot leave it without one, and what is read after the lock is what the
+previous holder committed.
 """
 
 from collections.abc import Iterable
@@ -12,7 +13,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from core.db import INT_MAX
 from core.errors import Conflict, PermissionDenied, ValidationFailed
+from core.locks import lock_row
 from organizations.models import (
     UNLIMITED,
     MemberRole,
@@ -22,10 +25,6 @@ from organizations.models import (
     TenantMemberCreditLimit,
 )
 from organizations.tenancy import OwnerOnly, member_can, member_require
-
-
-def _lock_tenant(tenant_id) -> Tenant:
-    return Tenant.objects.select_for_update().get(pk=tenant_id)
 
 
 def _owner_count(tenant_id) -> int:
@@ -60,7 +59,7 @@ def role_clean(role: str) -> str:
 
 
 # `credit_limit` is an INTEGER column: a larger value would fail in the database, not here.
-MAX_CREDIT_LIMIT = 2_147_483_647
+MAX_CREDIT_LIMIT = INT_MAX
 
 
 def credit_limit_clean(credit_limit) -> int:
@@ -105,8 +104,8 @@ def member_role_change(
             if member.role == MemberRole.OWNER:
                 member_require(actor, OwnerOnly.GRANT_OWNER, "Only an owner can change an owner's role.")
         grant_check(actor=actor, role=role, permissions=permissions)
-    _lock_tenant(member.tenant_id)
-    member = TenantMember.objects.select_for_update().select_related("tenant", "user").get(pk=member.pk)
+    lock_row(Tenant, member.tenant_id)
+    member = TenantMember.objects.select_related("tenant", "user").get(pk=member.pk)
     if member.role == MemberRole.OWNER and role != MemberRole.OWNER and _owner_count(member.tenant_id) <= 1:
         raise _last_owner_error()
     member.role = role
@@ -115,9 +114,13 @@ def member_role_change(
     return member
 
 
-def _membership_end(member: TenantMember) -> None:
+def membership_end(member: TenantMember) -> None:
     """Remove the membership and its credit limit row (every membership has exactly one),
-    then run `KEEL_MEMBERSHIP_END_HOOKS` (credits revokes the member's API keys there)."""
+    then run `KEEL_MEMBERSHIP_END_HOOKS` (credits revokes the member's API keys there).
+
+    The caller holds the organization's lock and has checked the departure
+    (`member_remove`, `member_leave`, account deletion).
+    """
     TenantMemberCreditLimit.objects.filter(tenant_id=member.tenant_id, user_id=member.user_id).delete()
     member.delete()
     for path in settings.KEEL_MEMBERSHIP_END_HOOKS:
@@ -144,18 +147,18 @@ def member_remove(*, member: TenantMember, actor: TenantMember | None) -> None:
         member_require(actor, Permission.MANAGE_MEMBERS, "You cannot remove members.")
         if member.role == MemberRole.OWNER:
             member_require(actor, OwnerOnly.GRANT_OWNER, "Only an owner can remove an owner.")
-    _lock_tenant(member.tenant_id)
+    lock_row(Tenant, member.tenant_id)
     member = TenantMember.objects.select_related("tenant").get(pk=member.pk)
     _departure_check(member)
-    _membership_end(member)
+    membership_end(member)
 
 
 @transaction.atomic
 def member_leave(*, member: TenantMember) -> None:
-    _lock_tenant(member.tenant_id)
+    lock_row(Tenant, member.tenant_id)
     member = TenantMember.objects.select_related("tenant").get(pk=member.pk)
     _departure_check(member)
-    _membership_end(member)
+    membership_end(member)
 
 
 @transaction.atomic
@@ -166,7 +169,7 @@ def tenant_ownership_transfer(*, actor: TenantMember, to_member: TenantMember) -
         raise ValidationFailed("Choose a member of this organization.", code="not_a_member", field="member")
     if to_member.pk == actor.pk:
         raise ValidationFailed("You already own this organization.", code="same_member", field="member")
-    _lock_tenant(actor.tenant_id)
+    lock_row(Tenant, actor.tenant_id)
     # Read again under the lock: a concurrent change (another transfer, a demotion) counts.
     actor = TenantMember.objects.select_related("tenant").get(pk=actor.pk)
     member_require(actor, OwnerOnly.TRANSFER_OWNERSHIP, "Only an owner can transfer ownership.")
@@ -180,10 +183,15 @@ def tenant_ownership_transfer(*, actor: TenantMember, to_member: TenantMember) -
 
 
 def _limit_row(member: TenantMember) -> TenantMemberCreditLimit:
-    # get_or_create heals a membership whose row is missing (created outside the services).
-    row, _created = TenantMemberCreditLimit.objects.select_for_update().get_or_create(
-        tenant_id=member.tenant_id, user_id=member.user_id
-    )
+    """The member's limit row, read under the organization's lock (which every writer of it holds).
+
+    get_or_create heals a membership whose row is missing (created outside the
+    services); consumption refuses such a member rather than count them unlimited.
+    """
+    lock_row(Tenant, member.tenant_id)
+    if not TenantMember.objects.filter(pk=member.pk).exists():
+        raise Conflict("This person is no longer a member of the organization.", code="not_a_member")
+    row, _created = TenantMemberCreditLimit.objects.get_or_create(tenant_id=member.tenant_id, user_id=member.user_id)
     return row
 
 

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from core.errors import Conflict, ValidationFailed
+from core.locks import lock_row
 from core.time import now_ms
 from organizations.models import (
     InvitationStatus,
@@ -160,7 +161,9 @@ def tenant_update(
     """
     if actor is not None:
         member_require(actor, OwnerOnly.MANAGE_ORGANIZATION, "Only an owner can change the organization's settings.")
-    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk, deleted_at__isnull=True)
+    tenant = lock_row(Tenant, tenant.pk)
+    if tenant.deleted_at is not None:
+        raise Conflict("This organization is deleted.", code="already_deleted")
     fields = []
     if name is not None:
         tenant.name = tenant_name_clean(name)
@@ -187,8 +190,12 @@ def tenant_update(
     return tenant
 
 
-def _tenant_soft_delete(*, tenant: Tenant) -> bool:
-    """Soft delete once (a conditional update), revoke pending invitations, run the delete hooks on commit."""
+def tenant_soft_delete(*, tenant: Tenant) -> bool:
+    """Soft delete once (a conditional update), revoke pending invitations, run the delete hooks on commit.
+
+    The caller holds the organization's lock and has checked who may delete it
+    (`tenant_delete`, account deletion).
+    """
     now = now_ms()
     if not Tenant.objects.filter(pk=tenant.pk, deleted_at__isnull=True).update(deleted_at=now, updated_at=now):
         return False
@@ -211,7 +218,7 @@ def tenant_delete(*, tenant: Tenant, actor: TenantMember | None, confirm_name: s
     """
     if actor is not None:
         member_require(actor, OwnerOnly.DELETE_ORGANIZATION, "Only an owner can delete the organization.")
-    tenant = Tenant.objects.select_for_update().select_related("owner").get(pk=tenant.pk)
+    tenant = lock_row(Tenant, tenant.pk)
     if tenant.deleted_at is not None:
         raise Conflict("This organization is already deleted.", code="already_deleted")
     if (confirm_name or "").strip() != tenant.name:
@@ -223,5 +230,5 @@ def tenant_delete(*, tenant: Tenant, actor: TenantMember | None, confirm_name: s
             "This is the personal organization of its creator; it cannot be deleted while their account exists.",
             code="default_organization",
         )
-    _tenant_soft_delete(tenant=tenant)
+    tenant_soft_delete(tenant=tenant)
     return tenant
