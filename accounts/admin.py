@@ -1,46 +1,70 @@
+"""Accounts in the admin: every row read-only. Staff disable/enable users and edit a profile
+through the account services; addresses, preferences and Stripe customers are the user's own
+(verification, one primary, consent) or Stripe's, so they are shown, never edited here.
+
+Also the sign-in apps' admins: Group unregistered, axes' lockouts read-only but deletable."""
+
+# Imported for their registrations, which are adjusted below (accounts is installed before them).
+import axes.admin
+import django.contrib.auth.admin  # noqa: F401
+from axes.models import AccessAttempt
 from django.contrib import admin, messages
-from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.models import Group
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path
 
+from accounts.forms import ProfileForm
 from accounts.models import User, UserEmail, UserEmailPreference, UserProviderCustomer, UserStatus
-from accounts.services import user_set_status
-from core.admin import link_column, ms_column
+from accounts.services import user_set_status, user_update_profile
+from core.admin import ReadOnlyAdmin, ReadOnlyMixin, ReadOnlyTabularInline, link_column, ms_column
+from core.errors import ApplicationError
+
+# Keel's User has no groups or model permissions (its system role decides), so a Group does nothing.
+admin.site.unregister(Group)
 
 
-class UserEmailInline(admin.TabularInline):
-    """Shown, not edited: addresses change through the account services
-    (verification, one primary, lowercase), which the user drives."""
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(ReadOnlyMixin, axes.admin.AccessAttemptAdmin):
+    """Failed sign-ins per (username, IP). AccessLog and AccessFailureLog are not kept
+    (AXES_DISABLE_ACCESS_LOG, no failure log), so their admins are off (AXES_ENABLE_ADMIN)."""
 
+    # Whitelisted write: deleting a user's attempts is how axes unlocks them (its
+    # `axes_reset_username` command does the same delete); the attempts are axes' state, no Keel row.
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+class UserEmailInline(ReadOnlyTabularInline):
     model = UserEmail
-    extra = 0
     fields = ("email", "is_primary", "verified", "via")
     readonly_fields = fields
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class UserEmailPreferenceInline(admin.TabularInline):
+class UserEmailPreferenceInline(ReadOnlyTabularInline):
     model = UserEmailPreference
-    extra = 0
     fields = ("email_type", "subscribed")
+    readonly_fields = fields
+    show_change_link = False
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyTabularInline):
+    # The related model, not an import: accounts sits below organizations.
     model = User.memberships.rel.related_model
     fk_name = "user"
-    extra = 0
-    fields = ("tenant", "role")
-    readonly_fields = ("tenant",)
-    show_change_link = True
+    fields = ("tenant", "role", "permissions", "row_actions")
+    readonly_fields = fields
     verbose_name_plural = "organizations"
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("tenant")
+
+
+class StaffProfileForm(ProfileForm):
+    avatar = None  # uploads stay on the user's own profile page
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(ReadOnlyAdmin):
     list_display = (
         "username",
         "primary_email",
@@ -53,23 +77,29 @@ class UserAdmin(admin.ModelAdmin):
     list_filter = ("role", "status", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("username", "first_name", "last_name", "emails__email")
     ordering = ("-created_at",)
-    # Status changes go through the actions (the service), not the form.
+    fieldsets = (
+        (None, {"fields": ("id", "username", "first_name", "last_name", "avatar_url")}),
+        ("Access", {"fields": ("role", "status", "last_login")}),
+        ("Timestamps", {"fields": ("created_at_display", "updated_at_display", "deleted_at_display")}),
+    )
     readonly_fields = (
         "id",
+        "username",
+        "first_name",
+        "last_name",
+        "avatar_url",
+        "role",
         "status",
         "last_login",
         "created_at_display",
         "updated_at_display",
         "deleted_at_display",
     )
+    # Status through the actions (`user_set_status`); the system role only through
+    # `createsuperuser`: making a site operator is not a click.
     actions = ["disable_users", "enable_users"]
-    fieldsets = (
-        (None, {"fields": ("id", "username", "first_name", "last_name", "avatar_url")}),
-        ("Access", {"fields": ("role", "status", "last_login")}),
-        ("Timestamps", {"fields": ("created_at_display", "updated_at_display", "deleted_at_display")}),
-    )
+    object_tools = (("Edit profile", "admin:accounts_user_edit"),)
     inlines = [UserEmailInline, UserEmailPreferenceInline, MembershipInline]
-    change_password_form = AdminPasswordChangeForm
 
     created_at_display = ms_column("created_at", "created")
     updated_at_display = ms_column("updated_at", "updated")
@@ -85,6 +115,36 @@ class UserAdmin(admin.ModelAdmin):
     @admin.display(description="name")
     def full_name(self, obj):
         return f"{obj.first_name} {obj.last_name}".strip()
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.edit_view)
+        return [path("<path:object_id>/edit/", view, name="accounts_user_edit"), *super().get_urls()]
+
+    def edit_view(self, request, object_id):
+        user = get_object_or_404(User, pk=object_id)
+        if user.deleted_at is not None:
+            messages.error(request, "This account is deleted (anonymised): it cannot be edited.")
+            return redirect("admin:accounts_user_change", user.pk)
+        form = StaffProfileForm(
+            request.POST or None,
+            initial={f: getattr(user, f) for f in ("username", "first_name", "last_name", "avatar_url")},
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                user = user_update_profile(user=user, **{f: form.cleaned_data[f] for f in form.fields})
+            except ApplicationError as error:
+                form.add_service_error(error)
+            else:
+                messages.success(request, f"Saved the profile of {user.username}.")
+                return redirect("admin:accounts_user_change", user.pk)
+        return self.form_page(
+            request,
+            title="Edit profile",
+            form=form,
+            obj=user,
+            status=400 if form.errors else 200,
+            intro="The same rules as the user's own profile page (a free, valid username).",
+        )
 
     def _set_status(self, request, queryset, status: str, verb: str) -> None:
         changed = sum(user_set_status(user=user, status=status) for user in queryset)
@@ -102,7 +162,7 @@ class UserAdmin(admin.ModelAdmin):
 
 
 @admin.register(UserEmail)
-class UserEmailAdmin(admin.ModelAdmin):
+class UserEmailAdmin(ReadOnlyAdmin):
     list_display = ("email", "user_link", "is_primary", "verified", "via", "created_at_display")
     list_filter = ("is_primary", "verified", "via")
     search_fields = ("email", "user__username")
@@ -114,17 +174,15 @@ class UserEmailAdmin(admin.ModelAdmin):
     created_at_display = ms_column("created_at", "created")
     updated_at_display = ms_column("updated_at", "updated")
 
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(UserProviderCustomer)
-class UserProviderCustomerAdmin(admin.ModelAdmin):
+class UserProviderCustomerAdmin(ReadOnlyAdmin):
+    """Written at checkout: one Stripe customer per (user, provider), looked up by webhooks."""
+
     list_display = ("customer_id", "provider", "user_link", "user_email_link", "created_at_display")
     list_filter = ("provider",)
     search_fields = ("customer_id", "user__username", "user_email__email")
     list_select_related = ("user", "user_email")
-    raw_id_fields = ("user", "user_email")
     readonly_fields = ("created_at_display",)
 
     user_link = link_column("user")
@@ -133,12 +191,14 @@ class UserProviderCustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(UserEmailPreference)
-class UserEmailPreferenceAdmin(admin.ModelAdmin):
+class UserEmailPreferenceAdmin(ReadOnlyAdmin):
+    """The user's consent: changed by them (preferences page, one-click unsubscribe), not staff."""
+
     list_display = ("user_link", "email_type", "subscribed", "updated_at_display")
     list_filter = ("email_type", "subscribed")
     search_fields = ("user__username",)
     list_select_related = ("user",)
-    raw_id_fields = ("user",)
+    readonly_fields = ("updated_at_display",)
 
     user_link = link_column("user")
     updated_at_display = ms_column("updated_at", "updated")

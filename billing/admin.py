@@ -1,10 +1,18 @@
+"""Billing in the admin: Keel's billing rows and dj-stripe's mirror of Stripe, all read-only.
+
+Stripe is the source of truth: these rows are written from its webhooks and syncs, so an edit
+here would only make the copy disagree with Stripe (and with the credits granted from it).
+"""
+
+import djstripe.admin  # noqa: F401  (registers dj-stripe's admins, adjusted below)
 from django.contrib import admin
+from djstripe import models as djstripe_models
 
 from billing.models import Invoice, Lifetime, Price, Subscription
-from core.admin import json_column, link_column, ms_column
+from core.admin import ReadOnlyAdmin, ReadOnlyMixin, json_column, link_column, ms_column
 
 
-class RawDataAdmin(admin.ModelAdmin):
+class RawDataAdmin(ReadOnlyAdmin):
     """Stripe's raw objects: shown indented, never edited by hand."""
 
     exclude = ("raw_data",)
@@ -81,7 +89,9 @@ class InvoiceAdmin(RawDataAdmin):
 
 
 @admin.register(Price)
-class PriceAdmin(admin.ModelAdmin):
+class PriceAdmin(ReadOnlyAdmin):
+    """Synced from Stripe's prices and products (their metadata says what a plan grants)."""
+
     list_display = (
         "provider_price_id",
         "product_id",
@@ -108,3 +118,103 @@ class PriceAdmin(admin.ModelAdmin):
     @admin.display(description="kind")
     def kind(self, obj):
         return obj.metadata.get("kind", "")
+
+
+# --- dj-stripe ---------------------------------------------------------------------------------
+#
+# dj-stripe's admins edit and delete its local copies (which Stripe then contradicts), and offer
+# actions through one URL, `<model>/action/<action_name>/<model_name>/`, that runs any method
+# of its view by name (`_cancel` a subscription in Stripe, from any model's page). Keel keeps
+# the models staff look at, read-only, without those actions or that URL (syncing from Stripe
+# belongs to Keel's billing commands; `manage.py djstripe_sync_models` from a shell meanwhile),
+# and unregisters the rest.
+
+# Stripe features Keel does not use: Connect and payouts, legacy sources, shipping and tax,
+# files, mandates and setup intents (Checkout handles them), entitlements (Keel's plans are
+# price metadata), dj-stripe's own idempotency keys.
+DJSTRIPE_UNUSED = (
+    djstripe_models.AccountV2,
+    djstripe_models.ActiveEntitlement,
+    djstripe_models.ApplicationFee,
+    djstripe_models.ApplicationFeeRefund,
+    djstripe_models.BankAccount,
+    djstripe_models.Card,
+    djstripe_models.Feature,
+    djstripe_models.File,
+    djstripe_models.FileLink,
+    djstripe_models.IdempotencyKey,
+    djstripe_models.Mandate,
+    djstripe_models.Payout,
+    djstripe_models.ProductFeature,
+    djstripe_models.SetupIntent,
+    djstripe_models.ShippingRate,
+    djstripe_models.TaxCode,
+    djstripe_models.TaxRate,
+    djstripe_models.Transfer,
+    djstripe_models.TransferReversal,
+)
+
+# What staff look at: the Stripe side of customers, checkout, subscriptions, invoices,
+# payments, refunds, disputes, the catalogue, and webhook intake.
+DJSTRIPE_SHOWN = (
+    djstripe_models.Account,
+    djstripe_models.APIKey,
+    djstripe_models.BalanceTransaction,
+    djstripe_models.Charge,
+    djstripe_models.Coupon,
+    djstripe_models.Customer,
+    djstripe_models.Discount,
+    djstripe_models.Dispute,
+    djstripe_models.Event,
+    djstripe_models.Invoice,
+    djstripe_models.LineItem,
+    djstripe_models.PaymentIntent,
+    djstripe_models.PaymentMethod,
+    djstripe_models.Price,
+    djstripe_models.Product,
+    djstripe_models.PromotionCode,
+    djstripe_models.Refund,
+    djstripe_models.Session,
+    djstripe_models.Subscription,
+    djstripe_models.SubscriptionSchedule,
+    djstripe_models.WebhookEndpoint,
+    djstripe_models.WebhookEventTrigger,
+)
+
+
+class StripeReadOnlyMixin(ReadOnlyMixin):
+    def get_actions(self, request):
+        return {}
+
+    def get_urls(self):
+        return [url for url in super().get_urls() if getattr(url, "name", None) != "djstripe_custom_action"]
+
+
+class WebhookEndpointWrites(StripeReadOnlyMixin):
+    # Whitelisted writes: dj-stripe's add and change forms create and update the endpoint in
+    # Stripe first and store Stripe's answer (the signing secret comes only with the creation),
+    # so the copy cannot drift; it is how the `/stripe/webhook/<uuid>/` endpoint is set up.
+    # Delete stays off: it would stop every webhook at once; disable the endpoint instead.
+    def has_add_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+def _read_only_inline(inline):
+    return type(inline.__name__, (ReadOnlyMixin, inline), {"can_delete": False})
+
+
+def _djstripe_readonly(model) -> None:
+    base = type(admin.site.get_model_admin(model))
+    mixin = WebhookEndpointWrites if model is djstripe_models.WebhookEndpoint else StripeReadOnlyMixin
+    attrs = {"inlines": tuple(_read_only_inline(inline) for inline in base.inlines)}
+    admin.site.unregister(model)
+    admin.site.register(model, type(base.__name__, (mixin, base), attrs))
+
+
+for _model in DJSTRIPE_UNUSED:
+    admin.site.unregister(_model)
+for _model in DJSTRIPE_SHOWN:
+    _djstripe_readonly(_model)

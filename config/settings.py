@@ -269,6 +269,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
+# Keel registers AccessAttempt's admin itself (accounts/admin.py: read-only, delete to unlock);
+# axes' AccessLog and AccessFailureLog stay empty here (no access log, no failure log).
+AXES_ENABLE_ADMIN = False
 
 # Logging: structured enough to read, never secrets or personal data.
 LOGGING = {

@@ -6,42 +6,15 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import redirect, render
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 
 from accounts.models import User
-from core.admin import json_column, link_column, ms_column
+from core.admin import ReadOnlyAdmin, json_column, link_column, ms_column
 from core.errors import ApplicationError
 from core.time import now_ms
 from credits import services
 from credits.forms import OverdraftForm, StaffApiKeyForm, StaffGrantForm
-from credits.models import ApiKey, Credit, CreditMode, CreditOverdraft, CreditTransaction, IdempotencyKey
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by services only: viewable, never edited or deleted by hand."""
-
-    change_list_template = "credits/admin/change_list.html"
-    # (label, url name) buttons above the list, for the service-backed forms.
-    tools: tuple[tuple[str, str], ...] = ()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        tools = [(label, reverse(name)) for label, name in self.tools]
-        return super().changelist_view(request, {**(extra_context or {}), "credits_tools": tools})
-
-    def form_page(self, request, *, title: str, form, status: int = 200, intro: str = ""):
-        context = {**self.admin_site.each_context(request), "title": title, "form": form, "intro": intro}
-        context["opts"] = self.model._meta
-        return TemplateResponse(request, "credits/admin/form.html", context, status=status)
+from credits.models import ApiKey, Credit, CreditOverdraft, CreditTransaction, IdempotencyKey
 
 
 class StaffGrantAdminForm(StaffGrantForm):
@@ -84,26 +57,22 @@ class CreditAdmin(ReadOnlyAdmin):
     def grant_view(self, request):
         form = StaffGrantAdminForm(request.POST or None, initial={"grant_id": uuid.uuid4()})
         if request.method == "POST" and form.is_valid():
-            data, tenant, at_ms = form.cleaned_data, form.cleaned_data["organization"], now_ms()
+            data, at_ms = form.cleaned_data, now_ms()
             try:
-                grant = services.credits_grant(
-                    tenant=tenant,
-                    user=tenant.owner,
+                grant = services.credits_grant_staff(
+                    tenant=data["organization"],
+                    staff=request.user,
                     amount=data["amount"],
-                    mode=CreditMode.GRANT,
-                    source_type="admin",
-                    source_id=f"staff:{data['grant_id']}",
+                    reason=data["reason"],
                     priority=data["priority"],
                     expires_at=form.expires_at(at_ms),
-                    provider="keel",
-                    description=f"Staff grant: {data['reason']}",
-                    raw_data={"granted_by": str(request.user.pk), "reason": data["reason"]},
+                    grant_id=data["grant_id"],
                     now=at_ms,
                 )
             except ApplicationError as error:
-                form.add_error(None, error.detail)
+                form.add_error(error.field if error.field in form.fields else None, error.detail)
             else:
-                messages.success(request, f"Granted {grant.total_credits} credits to {tenant.slug}.")
+                messages.success(request, f"Granted {grant.total_credits} credits to {data['organization'].slug}.")
                 return redirect("admin:credits_credit_change", grant.pk)
         return self.form_page(
             request,

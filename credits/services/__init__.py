@@ -12,7 +12,7 @@ from credits.services.api_keys import (
 )
 from credits.services.consumption import ConsumeResult, credits_consume
 from credits.services.expiry import credits_expire
-from credits.services.grants import credits_grant, credits_grant_free
+from credits.services.grants import credits_grant, credits_grant_free, credits_grant_staff
 from credits.services.idempotency import idempotency_keys_purge
 from credits.services.overdraft import tenant_overdraft_configure
 from credits.services.reversal import credits_reverse
@@ -28,6 +28,7 @@ __all__ = [
     "credits_expire",
     "credits_grant",
     "credits_grant_free",
+    "credits_grant_staff",
     "credits_reverse",
     "idempotency_keys_purge",
     "tenant_overdraft_configure",

@@ -1,12 +1,13 @@
 """Grants: credits an organization receives (free plan, subscription, pack, staff)."""
 
 import logging
+import uuid
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from core.db import run_atomic
-from core.errors import ValidationFailed
+from core.errors import PermissionDenied, ValidationFailed
 from core.locks import lock_row
 from core.time import now_ms
 from credits.models import MAX_CREDITS, Credit, CreditMode, CreditTransaction
@@ -148,4 +149,56 @@ def credits_grant_free(*, user) -> Credit | None:
         source_id=f"free:{user.pk}",
         provider="keel",
         description="Free plan credits",
+    )
+
+
+STAFF_REASON_MAX = 500
+
+
+def credits_grant_staff(
+    *,
+    tenant: Tenant,
+    staff,
+    amount: int,
+    reason: str,
+    priority: int = 50,
+    expires_at: int | None = None,
+    grant_id: uuid.UUID | str,
+    now: int | None = None,
+) -> Credit:
+    """Credits a site operator gives an organization (mode `grant`), with the reason in its ledger.
+
+    `grant_id` is generated when the admin's form is shown: resubmitting that form (a double
+    click, a reload) is the same source id, so one grant. Like every grant it pays back what the
+    organization owes on overdraft first. The grant's user is the organization's owner, as for
+    every grant to its wallet; who granted it and why are in `raw_data`.
+    """
+    if not getattr(staff, "is_staff", False):
+        raise PermissionDenied("Only a site operator can grant credits by hand.", code="not_staff")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(
+            "Give a reason: it is shown in the organization's ledger.", code="reason_required", field="reason"
+        )
+    if len(reason) > STAFF_REASON_MAX:
+        raise ValidationFailed(
+            f"Keep the reason under {STAFF_REASON_MAX} characters.", code="reason_too_long", field="reason"
+        )
+    try:
+        grant_id = uuid.UUID(str(grant_id))
+    except ValueError:
+        raise ValidationFailed("The grant id is not a UUID.", code="invalid_grant_id", field="grant_id") from None
+    return credits_grant(
+        tenant=tenant,
+        user=tenant.owner,
+        amount=amount,
+        mode=CreditMode.GRANT,
+        source_type="admin",
+        source_id=f"staff:{grant_id}",
+        priority=priority,
+        expires_at=expires_at,
+        provider="keel",
+        description=f"Staff grant: {reason}",
+        raw_data={"granted_by": str(staff.pk), "granted_by_username": staff.username, "reason": reason},
+        now=now,
     )

@@ -19,25 +19,6 @@ def staff_client(client):
     return client
 
 
-@pytest.fixture
-def one_of_everything():
-    tenant = factories.TenantFactory()
-    factories.TenantMemberFactory(tenant=tenant)
-    factories.TenantInvitationFactory(tenant=tenant)
-    factories.TenantSlugFactory(tenant=tenant)
-    factories.TenantMemberCreditLimitFactory(tenant=tenant)
-    factories.UserProviderCustomerFactory(user=tenant.owner)
-    factories.UserEmailPreferenceFactory(user=tenant.owner)
-    factories.CreditTransactionFactory(credit=factories.CreditFactory(tenant=tenant, raw_data={"id": "cs_1"}))
-    factories.CreditOverdraftFactory(tenant=tenant)
-    factories.ApiKeyFactory(tenant=tenant)
-    factories.IdempotencyKeyFactory(tenant=tenant)
-    factories.SubscriptionFactory(tenant=tenant, raw_data={"id": "sub_1", "items": {"data": []}})
-    factories.InvoiceFactory(tenant=tenant)
-    factories.LifetimeFactory(tenant=tenant)
-    factories.PriceFactory()
-
-
 def test_every_keel_model_is_registered():
     from django.apps import apps
 
