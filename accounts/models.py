@@ -41,19 +41,13 @@ class UserQuerySet(models.QuerySet):
 
 
 class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
+    """Reads only: users are created by `accounts.services` (sign-up, Google, `user_operator_create`
+    behind `createsuperuser`), never by `create_user`, which Keel's manager does not have."""
+
     use_in_migrations = True
 
     def get_by_natural_key(self, username):
         return self.get(username__iexact=username)
-
-    def create_user(self, username, email=None, password=None, **extra):
-        from accounts.services import user_create
-
-        return user_create(username=username, email=email or "", password=password, **extra)
-
-    def create_superuser(self, username, email=None, password=None, **extra):
-        extra["role"] = SystemRole.OWNER
-        return self.create_user(username, email=email, password=password, email_verified=True, **extra)
 
 
 class User(AbstractBaseUser, TimestampedModel):

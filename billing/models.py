@@ -32,14 +32,6 @@ class PriceType(models.TextChoices):
     ONE_TIME = "one_time", "One time"
 
 
-class PlanKind(models.TextChoices):
-    """What a price grants, from its metadata `kind`."""
-
-    SUBSCRIPTION = "subscription", "Subscription"
-    CREDITS = "credits", "Credit pack"
-    LIFETIME = "lifetime", "Lifetime deal"
-
-
 class Subscription(TimestampedModel):
     provider = models.CharField(max_length=50, default="stripe")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="subscriptions")

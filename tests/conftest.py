@@ -26,10 +26,12 @@ def migration_sql():
                     yield operation.sql
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _migration_sql(request, django_db_setup, django_db_blocker):
-    """A test database built from the models (--nomigrations) gets what the migrations' RunSQL
-    installs, exactly as they install it; with --migrations (CI) the migrations did it."""
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_db_setup, django_db_blocker):
+    """pytest-django's, then: a test database built from the models (--nomigrations) gets what
+    the migrations' RunSQL installs, exactly as they install it; with --migrations (CI) the
+    migrations did it. Overriding this fixture (not an autouse one) keeps it to runs that build
+    a test database, never the development database a run without database tests points at."""
     if not request.config.option.nomigrations:
         return
     with django_db_blocker.unblock(), connection.cursor() as cursor:

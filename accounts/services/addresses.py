@@ -85,7 +85,7 @@ def email_verify(*, token: str) -> UserEmail:
 
 @transaction.atomic
 def email_make_primary(*, user: User, user_email: UserEmail) -> UserEmail:
-    """Make a verified address primary (an unverified one never is: DESIGN.md, Identity)."""
+    """Make a verified address primary (an unverified one never is: docs/accounts.md)."""
     _lock_user(user)
     current = UserEmail.objects.filter(pk=user_email.pk, user=user).first()
     if current is None:

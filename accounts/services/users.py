@@ -15,6 +15,7 @@ from django.utils.module_loading import import_string
 from accounts.emails import email_send
 from accounts.models import (
     SignupVia,
+    SystemRole,
     User,
     UserEmail,
     UserEmailPreference,
@@ -22,7 +23,7 @@ from accounts.models import (
     normalize_email,
 )
 from accounts.services.verification import email_verification_send
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.locks import lock_rows
 from core.time import now_ms
 
@@ -75,13 +76,20 @@ def username_clean(username: str, *, exclude: User | None = None) -> str:
     return username
 
 
-def email_clean(email: str, *, field: str = "email") -> str:
-    """A syntactically valid address not verified by any account."""
+def email_address_clean(email: str, *, field: str = "email") -> str:
+    """A syntactically valid address, as Keel stores it (stripped, lowercased): the one rule for
+    every address Keel is given (sign-up, added addresses, invitations)."""
     email = normalize_email(email)
     try:
         validate_email(email)
     except ValidationError:
-        raise ApplicationError("Enter a valid email address.", code="invalid_email", field=field) from None
+        raise ValidationFailed("Enter a valid email address.", code="invalid_email", field=field) from None
+    return email
+
+
+def email_clean(email: str, *, field: str = "email") -> str:
+    """`email_address_clean`, and not verified by any account: an address someone may claim."""
+    email = email_address_clean(email, field=field)
     if UserEmail.objects.filter(email=email, verified=True).exists():
         raise ApplicationError(
             "This email address is already in use by another account.", code="email_taken", field=field
@@ -148,6 +156,18 @@ def user_signup(
     if not email_verified:
         email_verification_send(user_email=user.emails.get(is_primary=True), next_url=next_url)
     return user
+
+
+@transaction.atomic
+def user_operator_create(*, username: str, email: str, password: str | None) -> User:
+    """A site operator (system role `owner`: the admin): the sign-up rules for the username, the
+    address (recorded verified and primary) and the password; no organization, no free credits.
+    Without a password the account has an unusable one."""
+    username = username_clean(username)
+    email = email_clean(email)
+    if password is not None:
+        password_check(password, username=username, email=email)
+    return user_create(username=username, email=email, password=password, email_verified=True, role=SystemRole.OWNER)
 
 
 def avatar_url_clean(value: str, *, current: str = "") -> str:

@@ -11,14 +11,13 @@ import secrets
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from accounts.emails import email_send
-from accounts.models import User, normalize_email
-from core.errors import ApplicationError, Conflict, NotFound, PermissionDenied, ValidationFailed
+from accounts.models import User
+from accounts.services.users import email_address_clean
+from core.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from core.locks import lock_row
 from core.time import MS_PER_DAY, ms_to_datetime, now_ms
 from organizations.models import (
@@ -62,15 +61,6 @@ def _send(*, invitation: TenantInvitation, token: str, inviter: User | None) -> 
     )
 
 
-def email_clean(email: str) -> str:
-    email = normalize_email(email)
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationFailed("Enter a valid email address.", code="invalid_email", field="email") from None
-    return email
-
-
 def _is_member_by_email(*, tenant: Tenant, email: str) -> bool:
     return TenantMember.objects.filter(tenant=tenant, user__emails__email=email, user__deleted_at__isnull=True).exists()
 
@@ -92,7 +82,7 @@ def invitation_create(
     """
     if actor is not None:
         member_require(actor, Permission.MANAGE_INVITATIONS, "You cannot invite people to this organization.")
-    email = email_clean(email)
+    email = email_address_clean(email)
     role = role_clean(role)
     permissions = permissions_clean(permissions) if role == MemberRole.CUSTOM else []
     credit_limit = credit_limit_clean(credit_limit)

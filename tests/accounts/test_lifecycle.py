@@ -169,5 +169,10 @@ def test_the_status_is_not_editable_on_the_change_form(staff, member):
 
 
 def test_a_member_signing_in_does_not_reach_the_admin(client, member):
-    client.post(reverse("accounts:login"), {"username": "ada", "password": factories.DEFAULT_PASSWORD})
-    assert client.get(reverse("admin:index")).status_code == 302
+    signed_in = client.post(reverse("accounts:login"), {"username": "ada", "password": factories.DEFAULT_PASSWORD})
+    # Signed in (it used to pass when the sign-in failed too: both end on the admin's login page)...
+    assert signed_in.status_code == 302
+    assert whoami(client).json()["username"] == "ada"
+    # ...and still sent to the admin's own login, as someone who is not staff.
+    admin = client.get(reverse("admin:index"))
+    assert admin.status_code == 302 and admin["Location"].startswith(reverse("admin:login"))

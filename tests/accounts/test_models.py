@@ -87,3 +87,21 @@ def test_createsuperuser_makes_a_system_owner_with_argon2(django_user_model):
     assert user.email == "root@example.com"
     user.set_password("a long enough password")
     assert user.password.startswith("argon2")
+
+
+def test_createsuperuser_applies_the_sign_up_rules_and_creates_nothing_when_refused(monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    from tests.factories import UserEmailFactory
+
+    UserEmailFactory(email="taken@example.com", verified=True)
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "short")
+    with pytest.raises(CommandError, match="at least 12 characters"):
+        call_command("createsuperuser", interactive=False, username="root", email="root@example.com")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a long enough operator password")
+    with pytest.raises(CommandError, match="already in use"):
+        call_command("createsuperuser", interactive=False, username="root", email="Taken@example.com")
+    assert not User.objects.filter(username="root").exists()
+
+    call_command("createsuperuser", interactive=False, username="root", email="root@example.com", verbosity=0)
+    assert User.objects.get(username="root").check_password("a long enough operator password")

@@ -36,7 +36,7 @@ def load_spec() -> dict[str, SpecTable]:
         if TYPE_RE.match(cells[1]):
             current.columns[cells[0]] = cells[1]
         elif TYPE_RE.match(cells[0]):
-            # Two rows of the spec lost their names; DESIGN.md: both are `email`.
+            # Two rows of the spec lost their names: both are `email` (docs/data-model.md).
             current.columns["email"] = cells[0]
         else:
             raise ValueError(f"unreadable spec row: {line}")
