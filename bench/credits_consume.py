@@ -1,17 +1,27 @@
 """Benchmark: POST /api/v1/orgs/{slug}/credits/consume/ against the raw-SQL ceiling.
 
-    .venv/bin/python bench/credits_consume.py [--requests 20000] [--orgs 32] [--write-docs]
+    .venv/bin/python bench/credits_consume.py [--requests 10000] [--rounds 3] [--orgs 32] [--write-docs]
 
-Runs Keel under gunicorn on PostgreSQL (database `keel_bench`, created and
-migrated if needed), drives it with wrk from 16 concurrent connections for a
-fixed number of requests, and reports:
+Two servers, each in its own gunicorn process tree, on the same PostgreSQL
+database (`keel_bench` on 127.0.0.1, created and migrated if needed):
 
-1. raw-SQL ceiling (bench/views.py), one organization and many;
-2. Keel's consume endpoint with API-key auth, one organization and many;
-3. consume latency with an empty ledger vs. 100,000 past transactions and 50 live grants.
+* the ceiling (bench/ceiling_wsgi.py): a Django view with no installed apps and
+  no middleware that locks one grant row, decrements it and inserts one ledger
+  row in raw SQL: the least a consumption can cost;
+* Keel (config/wsgi.py with bench/settings.py: Keel's settings, quiet logs),
+  its real consume endpoint with API-key authentication, validation,
+  idempotency and the whole middleware stack.
 
-After each Keel run the ledger invariants are checked in SQL. With
---write-docs the figures replace the results block in docs/performance.md.
+Each side first gets its best gunicorn configuration: a short run per
+candidate (worker class, workers, threads; and for the ceiling, prepared
+statements on or off), the fastest kept. Then the measured runs alternate,
+ceiling and Keel, one organization (every request contends for one wallet) and
+many, for `--rounds` rounds, so that both sides see the same machine; the
+figures are the medians. wrk drives both from 16 connections for a fixed
+number of requests. Then Keel's consume latency with an empty ledger vs
+100,000 past transactions and 50 live grants. The ledger invariants are
+checked in SQL afterwards. With --write-docs the figures replace the results
+block in docs/performance.md.
 """
 
 import argparse
@@ -20,6 +30,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,8 +43,9 @@ sys.path.insert(0, str(ROOT))
 DB_NAME = os.environ.get("BENCH_DB", "keel_bench")
 DATABASE_URL = f"postgres://root@127.0.0.1:5432/{DB_NAME}"
 CONNECTIONS = 16
-THREADS_PER_WORKER = 4  # default; --threads 1 runs sync workers
 WRK_THREADS = 2
+# Candidate gunicorn configurations: (worker class, workers, threads).
+CANDIDATES = [("sync", 4, 1), ("sync", 8, 1), ("gthread", 4, 2), ("gthread", 4, 4)]
 HUGE = 2_000_000_000  # a grant is at most 2**31 - 1 credits (the ledger column is INTEGER)
 
 
@@ -76,12 +88,13 @@ def ensure_database(fresh: bool):
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True, env=django_env())
 
 
-def django_env():
+def django_env(**extra):
     return {
         **os.environ,
         "DATABASE_URL": DATABASE_URL,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "CONN_MAX_AGE": "600",
+        **extra,
     }
 
 
@@ -92,24 +105,25 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, workers: int, threads: int = THREADS_PER_WORKER):
+    """One side's server: `app` is the WSGI module, `config` (worker class, workers, threads)."""
+
+    def __init__(self, app: str, config: tuple[str, int, int], **env):
+        self.app, self.config, self.env = app, config, env
         self.port = free_port()
-        self.workers = workers
-        self.threads = threads
 
     def __enter__(self):
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        worker_class, workers, threads = self.config
         self.proc = subprocess.Popen(
             [
                 gunicorn,
-                "bench.wsgi",
-                # The same server for the ceiling and for Keel: the comparison stays fair.
+                self.app,
                 "--worker-class",
-                "gthread" if self.threads > 1 else "sync",
+                worker_class,
                 "--workers",
-                str(self.workers),
+                str(workers),
                 "--threads",
-                str(self.threads),
+                str(threads),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--log-level",
@@ -118,17 +132,17 @@ class Gunicorn:
                 "256",
             ],
             cwd=ROOT,
-            env=django_env(),
+            env=django_env(**self.env),
             start_new_session=True,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
                 return self
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start")
+        raise RuntimeError(f"gunicorn {self.app} did not start")
 
     def __exit__(self, *exc):
         os.killpg(self.proc.pid, signal.SIGTERM)
@@ -137,6 +151,14 @@ class Gunicorn:
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
+
+
+def describe(config: tuple[str, int, int], prepared: bool | None = None) -> str:
+    worker_class, workers, threads = config
+    text = f"{workers} sync workers" if worker_class == "sync" else f"{workers} gthread workers x {threads} threads"
+    if prepared is not None:
+        text += ", prepared statements" if prepared else ", no prepared statements"
+    return text
 
 
 def wrk(url: str, *, mode: str, targets: list[str], paths: list[str], requests: int) -> dict:
@@ -328,100 +350,132 @@ def run(args) -> dict:
     print(f"adding {args.history:,} past transactions ...")
     add_history(history[0], history[1], history[2], args.history)
 
-    results = {}
-    with Gunicorn(workers=args.workers, threads=args.threads) as server:
-        # Warm every worker's connection and code paths before measuring.
-        wrk(server.url, mode="raw", targets=[str(raw_one[2][0].id)], paths=["/bench/raw-consume/"], requests=500)
-        wrk(server.url, mode="api", targets=[many[0][3]], paths=[consume_path(many[0][0].slug)], requests=500)
+    keel_successes = 0
 
-        results["raw_one"] = wrk(
-            server.url,
-            mode="raw",
-            targets=[str(raw_one[2][0].id)],
-            paths=["/bench/raw-consume/"],
-            requests=args.requests,
-        )
-        results["raw_many"] = wrk(
-            server.url,
-            mode="raw",
-            targets=[str(o[2][0].id) for o in raw_many],
-            paths=["/bench/raw-consume/"],
-            requests=args.requests,
-        )
-        results["api_one"] = wrk(
-            server.url, mode="api", targets=[one[3]], paths=[consume_path(one[0].slug)], requests=args.requests
-        )
-        results["api_many"] = wrk(
+    def keel(server, orgs, requests):
+        nonlocal keel_successes
+        result = wrk(
             server.url,
             mode="api",
-            targets=[o[3] for o in many],
-            paths=[consume_path(o[0].slug) for o in many],
-            requests=args.requests,
+            targets=[o[3] for o in orgs],
+            paths=[consume_path(o[0].slug) for o in orgs],
+            requests=requests,
         )
-        results["api_empty"] = wrk(
-            server.url,
-            mode="api",
-            targets=[empty[3]],
-            paths=[consume_path(empty[0].slug)],
-            requests=args.latency_requests,
-        )
-        results["api_history"] = wrk(
-            server.url,
-            mode="api",
-            targets=[history[3]],
-            paths=[consume_path(history[0].slug)],
-            requests=args.latency_requests,
-        )
+        keel_successes += result["requests"] - result["errors"]
+        return result
+
+    def ceiling(server, orgs, requests):
+        targets = [str(o[2][0].id) for o in orgs]
+        return wrk(server.url, mode="raw", targets=targets, paths=["/bench/raw-consume/"], requests=requests)
+
+    results = {"sweep": {"ceiling": [], "keel": []}, "rounds": []}
+    # 1. Each side's best configuration, on the headline workload (one organization).
+    for config in CANDIDATES:
+        for prepared in (False, True):
+            with Gunicorn("bench.ceiling_wsgi", config, BENCH_PREPARED="1" if prepared else "0") as server:
+                ceiling(server, raw_many, 400)  # warm every worker's connection
+                result = ceiling(server, [raw_one], args.sweep_requests)
+            print(f"  ceiling, {describe(config, prepared)}: {result['rps']:.0f} req/s")
+            results["sweep"]["ceiling"].append(((config, prepared), result))
+        with Gunicorn("config.wsgi", config) as server:
+            keel(server, many, 400)
+            result = keel(server, [one], args.sweep_requests)
+        print(f"  Keel, {describe(config)}: {result['rps']:.0f} req/s")
+        results["sweep"]["keel"].append(((config, None), result))
+    best_ceiling = max(results["sweep"]["ceiling"], key=lambda entry: entry[1]["rps"])[0]
+    best_keel = max(results["sweep"]["keel"], key=lambda entry: entry[1]["rps"])[0]
+    results["best"] = {"ceiling": best_ceiling, "keel": best_keel}
+
+    # 2. Alternating runs, both servers up, each in its best configuration.
+    ceiling_env = {"BENCH_PREPARED": "1" if best_ceiling[1] else "0"}
+    with (
+        Gunicorn("bench.ceiling_wsgi", best_ceiling[0], **ceiling_env) as ceiling_server,
+        Gunicorn("config.wsgi", best_keel[0]) as keel_server,
+    ):
+        ceiling(ceiling_server, raw_many, 500)
+        keel(keel_server, many, 500)
+        for number in range(1, args.rounds + 1):
+            measured = {
+                "raw_one": ceiling(ceiling_server, [raw_one], args.requests),
+                "api_one": keel(keel_server, [one], args.requests),
+                "raw_many": ceiling(ceiling_server, raw_many, args.requests),
+                "api_many": keel(keel_server, many, args.requests),
+            }
+            print(
+                f"  round {number}: one organization {measured['api_one']['rps']:.0f} / "
+                f"{measured['raw_one']['rps']:.0f} req/s, {args.orgs} organizations "
+                f"{measured['api_many']['rps']:.0f} / {measured['raw_many']['rps']:.0f} req/s"
+            )
+            results["rounds"].append(measured)
+        results["api_empty"] = keel(keel_server, [empty], args.latency_requests)
+        results["api_history"] = keel(keel_server, [history], args.latency_requests)
 
     bench_tenants = [one[0].id, *(o[0].id for o in many), empty[0].id, history[0].id]
-    succeeded = sum(
-        results[k]["requests"] - results[k]["errors"] for k in ("api_one", "api_many", "api_empty", "api_history")
-    )
-    succeeded += 500  # the warm-up run against many[0]
-    results["problems"] = check_invariants(bench_tenants, succeeded)
+    results["problems"] = check_invariants(bench_tenants, keel_successes)
     return results
 
 
-def server_description(args) -> str:
-    if args.threads > 1:
-        return f"{args.workers} gthread workers x {args.threads} threads"
-    return f"{args.workers} sync workers"
+def _median(values):
+    return statistics.median(values)
 
 
 def report(results: dict, args) -> str:
-    r = results
+    rounds = results["rounds"]
+    best_ceiling, best_keel = results["best"]["ceiling"], results["best"]["keel"]
     lines = [
         f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores,"
-        f" gunicorn {server_description(args)},"
-        f" wrk {WRK_THREADS} threads / {CONNECTIONS} connections on the same machine, PostgreSQL 127.0.0.1,"
-        f" {args.requests:,} requests per throughput run, {args.latency_requests:,} per latency run.",
+        f" wrk {WRK_THREADS} threads / {CONNECTIONS} connections and PostgreSQL 127.0.0.1 on the same machine;"
+        f" {args.requests:,} requests per measured run, {args.rounds} alternating rounds (medians below),"
+        f" {args.sweep_requests:,} per configuration tried.",
         "",
-        "| run | requests | errors | req/s | p50 ms | p99 ms |",
-        "|---|---|---|---|---|---|",
+        f"Best configuration, ceiling: {describe(*best_ceiling)}. Keel: {describe(best_keel[0])}.",
+        "",
+        "| configuration tried (one organization) | ceiling req/s | Keel req/s |",
+        "|---|---|---|",
     ]
+    keel_by_config = {config: result for (config, _), result in results["sweep"]["keel"]}
+    for config in CANDIDATES:
+        ceiling_rps = {prepared: result["rps"] for (c, prepared), result in results["sweep"]["ceiling"] if c == config}
+        lines.append(
+            f"| {describe(config)} | {ceiling_rps[False]:,.0f} (prepared: {ceiling_rps[True]:,.0f}) |"
+            f" {keel_by_config[config]['rps']:,.0f} |"
+        )
+    lines += ["", "| run | req/s (median) | rounds | errors | p50 ms | p99 ms |", "|---|---|---|---|---|---|"]
     names = {
-        "raw_one": "raw SQL ceiling, one organization",
-        "raw_many": f"raw SQL ceiling, {args.orgs} organizations",
+        "raw_one": "ceiling, one organization",
         "api_one": "Keel consume API, one organization",
+        "raw_many": f"ceiling, {args.orgs} organizations",
         "api_many": f"Keel consume API, {args.orgs} organizations",
-        "api_empty": "Keel consume API, empty ledger, 50 live grants",
-        "api_history": f"Keel consume API, {args.history:,} past transactions, 50 live grants",
     }
     for key, name in names.items():
-        x = r[key]
+        runs = [r[key] for r in rounds]
+        each = ", ".join(f"{x['rps']:.0f}" for x in runs)
         lines.append(
-            f"| {name} | {x['requests']:,} | {x['errors']} | {x['rps']:,.0f} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} |"
+            f"| {name} | {_median([x['rps'] for x in runs]):,.0f} | {each} |"
+            f" {sum(x['errors'] for x in runs)} | {_median([x['p50_ms'] for x in runs]):.2f} |"
+            f" {_median([x['p99_ms'] for x in runs]):.2f} |"
         )
-    one_ratio = r["api_one"]["rps"] / r["raw_one"]["rps"]
-    many_ratio = r["api_many"]["rps"] / r["raw_many"]["rps"]
-    history_ratio = r["api_history"]["p50_ms"] / r["api_empty"]["p50_ms"]
+    for key, name in {
+        "api_empty": "Keel consume API, empty ledger, 50 live grants",
+        "api_history": f"Keel consume API, {args.history:,} past transactions, 50 live grants",
+    }.items():
+        x = results[key]
+        lines.append(f"| {name} | {x['rps']:,.0f} | 1 | {x['errors']} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} |")
+    one = [r["api_one"]["rps"] / r["raw_one"]["rps"] for r in rounds]
+    many = [r["api_many"]["rps"] / r["raw_many"]["rps"] for r in rounds]
+    history_ratio = results["api_history"]["p50_ms"] / results["api_empty"]["p50_ms"]
+    errors = sum(x["errors"] for r in rounds for x in r.values()) + sum(
+        results[k]["errors"] for k in ("api_empty", "api_history")
+    )
     lines += [
         "",
-        f"- Consume / raw-SQL ceiling, one organization: **{one_ratio:.0%}** (target ≥ 60%)",
-        f"- Consume / raw-SQL ceiling, {args.orgs} organizations: **{many_ratio:.0%}** (target ≥ 60%)",
+        f"- Keel / ceiling, one organization: **{_median(one):.0%}** (rounds: {', '.join(f'{x:.0%}' for x in one)};"
+        " target ≥ 75%)",
+        f"- Keel / ceiling, {args.orgs} organizations: **{_median(many):.0%}**"
+        f" (rounds: {', '.join(f'{x:.0%}' for x in many)})",
         f"- Median latency with history / empty ledger: **{history_ratio:.2f}x** (target ≤ 1.3x)",
-        f"- Errors: {sum(r[k]['errors'] for k in names)}; invariants after the run: "
-        + ("**hold**" if not r["problems"] else "**VIOLATED**: " + "; ".join(r["problems"])),
+        f"- Errors: {errors}; invariants after the run: "
+        + ("**hold**" if not results["problems"] else "**VIOLATED**: " + "; ".join(results["problems"])),
     ]
     return "\n".join(lines)
 
@@ -437,12 +491,12 @@ def write_docs(text: str):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=10_000, help="per measured run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of measured runs")
+    parser.add_argument("--sweep-requests", type=int, default=3_000, help="per configuration tried")
     parser.add_argument("--latency-requests", type=int, default=5_000)
     parser.add_argument("--orgs", type=int, default=32)
     parser.add_argument("--history", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=THREADS_PER_WORKER, help="per worker; 1 = sync workers")
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the bench database")
     parser.add_argument("--write-docs", action="store_true", help="write the figures into docs/performance.md")
     args = parser.parse_args()
@@ -452,7 +506,8 @@ def main():
     print(text)
     if args.write_docs:
         write_docs(text)
-    failed = results["problems"] or any(results[k]["errors"] for k in results if k != "problems")
+    measured = [x for r in results["rounds"] for x in r.values()] + [results["api_empty"], results["api_history"]]
+    failed = results["problems"] or any(x["errors"] for x in measured)
     sys.exit(1 if failed else 0)
 
 

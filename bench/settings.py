@@ -1,8 +1,7 @@
-"""Settings for benchmark runs: Keel's settings plus the raw-SQL ceiling view."""
+"""Keel's server in the benchmark: Keel's own settings, as production would run them, quiet logs."""
 
 from config.settings import *  # noqa: F403
 
-ROOT_URLCONF = "bench.urls"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 # Logging every request would measure the terminal, not Keel.

@@ -1,32 +1,25 @@
-"""The ceiling: the least a consumption can do, in raw SQL, in a minimal Django view.
+"""The ceiling: the least a consumption can do, in raw SQL, in a Django view with no middleware.
 
 One grant row locked, decremented, and one ledger row inserted, in one
-transaction; no authentication, no validation, no ORM. Keel's real consume
-endpoint is measured against this.
+transaction; no authentication, no validation, no ORM, no JSON. It runs in its
+own server process (bench/ceiling_wsgi.py, bench/ceiling_settings.py), and
+Keel's real consume endpoint is measured against it.
 """
 
 import uuid
 
 from django.db import connection, transaction
 from django.http import HttpResponse
-from django.views.decorators.csrf import csrf_exempt
 
 from core.time import now_ms
 
 
-@csrf_exempt
 def raw_consume(request):
     grant_id = request.headers["X-Grant"]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT tenant_id, user_id FROM credits WHERE id = %s FOR UPDATE",
-            [grant_id],
-        )
+        cursor.execute("SELECT tenant_id, user_id FROM credits WHERE id = %s FOR UPDATE", [grant_id])
         tenant_id, user_id = cursor.fetchone()
-        cursor.execute(
-            "UPDATE credits SET remaining_credits = remaining_credits - 1 WHERE id = %s",
-            [grant_id],
-        )
+        cursor.execute("UPDATE credits SET remaining_credits = remaining_credits - 1 WHERE id = %s", [grant_id])
         cursor.execute(
             "INSERT INTO credit_transactions"
             " (id, user_id, tenant_id, credit_id, credits, type, description, created_at)"
@@ -34,3 +27,7 @@ def raw_consume(request):
             [uuid.uuid4(), user_id, tenant_id, grant_id, now_ms()],
         )
     return HttpResponse(status=201)
+
+
+def healthz(request):
+    return HttpResponse("ok")
