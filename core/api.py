@@ -3,7 +3,7 @@
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from drf_spectacular.utils import extend_schema_serializer
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -62,6 +62,41 @@ def exception_handler(exc, context):
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         response.data = {"code": _first_code(code), "detail": str(detail)}
     return response
+
+
+# Keel's bodies are two levels deep at most. Deeper JSON is refused before a view sees it:
+# past ~950 levels the decoder itself overflows the stack (a RecursionError, once a 500), and
+# a body that decodes just below that can still overflow whatever walks it next.
+MAX_JSON_DEPTH = 32
+
+
+def _deeper_than(data, limit: int) -> bool:
+    level, depth = [data], 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+    return False
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, with nesting bounded: too deep is a 400 `parse_error`, never a RecursionError."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        too_deep = exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise too_deep from None
+        if isinstance(data, dict | list) and _deeper_than(data, MAX_JSON_DEPTH):
+            raise too_deep
+        return data
 
 
 class Pagination(CursorPagination):
