@@ -147,7 +147,20 @@ class MyEmailPreferencesView(APIView):
         description="Replace every preference; all three types are required. Security email is always sent.",
     )
     def put(self, request):
-        data = EmailPreferencesSerializer(data=request.data)
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        operation_id="me_email_preferences_partial_update",
+        request=EmailPreferencesSerializer(partial=True),
+        responses={200: EmailPreferencesSerializer, **ERRORS},
+        tags=["me"],
+        description="Change only the types sent; the others stay as they are.",
+    )
+    def patch(self, request):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool):
+        data = EmailPreferencesSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         email_preferences_update(user=request.user, preferences=dict(data.validated_data))
         return Response(EmailPreferencesSerializer(email_preferences_get(user=request.user)).data)

@@ -54,3 +54,30 @@ def test_malformed_json_is_a_400_parse_error(signed_in):
         signed_in.post("/api/v1/me/emails/", "{nope", content_type="application/json"), 400, "parse_error"
     )
     assert body["detail"].startswith("JSON parse error")
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_ENDPOINTS)
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "application/xml"])
+def test_the_api_takes_json_bodies_only(signed_in, method, path, content_type):
+    response = getattr(signed_in, method)(path, "name=x&email=x%40example.com", content_type=content_type)
+
+    assert_error(response, 415, "unsupported_media_type")
+
+
+def test_the_api_answers_json_even_to_a_browser(signed_in):
+    response = signed_in.get("/api/v1/me/", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+
+
+def test_the_schema_offers_json_request_bodies_only(client):
+    """Swagger UI (/api/docs/) sends a body in the media types the schema lists for it."""
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+
+    bodies = {
+        (method, path): set(operation["requestBody"]["content"])
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    }
+    assert bodies and all(media_types == {"application/json"} for media_types in bodies.values()), bodies

@@ -136,10 +136,17 @@ def test_bad_amounts_are_400_and_write_nothing(org, api, body, code):
     assert not CreditTransaction.objects.filter(type="deduct").exists()
 
 
-def test_a_form_encoded_whole_number_is_accepted(org, api):
+def test_a_whole_number_as_a_string_is_accepted(org, api):
+    give(org, 10)
+    response = consume(api, org, {"amount": "3"})
+    assert response.status_code == 201 and response.json()["consumed"] == 3
+
+
+def test_a_form_encoded_body_is_415_and_spends_nothing(org, api):
     give(org, 10)
     response = api.post(url(org, "consume/"), {"amount": "3"}, HTTP_IDEMPOTENCY_KEY="form")
-    assert response.status_code == 201 and response.json()["consumed"] == 3
+    assert_error(response, 415, "unsupported_media_type")
+    assert not CreditTransaction.objects.filter(type="deduct").exists()
 
 
 @pytest.mark.parametrize(
