@@ -1,9 +1,12 @@
 """API plumbing shared by every app: one error shape, one pagination."""
 
+import re
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import exceptions, parsers, serializers, status
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -99,10 +102,36 @@ class JSONParser(parsers.JSONParser):
         return data
 
 
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+
+
+def invalid_cursor() -> exceptions.ValidationError:
+    message = "Not a cursor this API gave out; follow a page's `next` or `previous` link."
+    return exceptions.ValidationError({"cursor": [ErrorDetail(message, "invalid_cursor")]})
+
+
 class Pagination(CursorPagination):
-    """Cursor pagination: stable under inserts, constant cost deep into history."""
+    """Cursor pagination: stable under inserts, constant cost deep into history.
+
+    Every list is ordered by `created_at` first (BIGINT epoch ms, subclasses may add a
+    tiebreaker): a cursor's position is that integer. A client can forge a cursor
+    (it is base64 of `o=&r=&p=`), so anything else is 400 `invalid_cursor` before it
+    reaches the database (a position like `abc` or `1e400` was a 500 there), and so is
+    what DRF itself refuses (its 404 "Invalid cursor").
+    """
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
     ordering = "-created_at"
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise invalid_cursor() from None
+        position = None if cursor is None else cursor.position
+        if position is not None and not (_INTEGER.fullmatch(position) and BIGINT_MIN <= int(position) <= BIGINT_MAX):
+            raise invalid_cursor()
+        return cursor

@@ -6,6 +6,7 @@ from credits.services import api_key_create, credits_consume
 from organizations.models import TenantMemberCreditLimit
 from tests.credits.conftest import consume, url
 from tests.credits.helpers import add_member, assert_invariants, give, make_org, owed
+from tests.cursors import BAD_CURSORS, forged_cursor
 
 pytestmark = pytest.mark.django_db
 
@@ -275,6 +276,23 @@ def test_transactions_list_query_count_does_not_grow(org, api, history, django_a
     with django_assert_max_num_queries(3):
         response = api.get(url(org, "transactions/"), {"page_size": 200})
     assert response.status_code == 200 and len(response.json()["results"]) == min(history + 1, 200)
+
+
+@pytest.mark.parametrize("tail", ["transactions/", "grants/"])
+@pytest.mark.parametrize("cursor", BAD_CURSORS)
+def test_a_forged_cursor_is_a_400_invalid_cursor(org, api, tail, cursor):
+    give(org, 10)
+
+    response = api.get(url(org, tail), {"cursor": cursor})
+
+    assert_error(response, 400, "invalid_cursor")
+    assert set(response.json()["errors"]) == {"cursor"}
+
+
+def test_a_cursor_position_at_the_ends_of_bigint_is_a_page(org, api):
+    give(org, 10)
+    assert len(api.get(url(org, "transactions/"), {"cursor": forged_cursor(f"p={2**63 - 1}")}).json()["results"]) == 1
+    assert api.get(url(org, "grants/"), {"cursor": forged_cursor(f"p={-(2**63)}")}).json()["results"] == []
 
 
 # -- grants -----------------------------------------------------------------

@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from organizations.models import InvitationStatus, Tenant, TenantInvitation, TenantMember, TenantMemberCreditLimit
 from tests import factories
+from tests.cursors import BAD_CURSORS
 from tests.organizations.conftest import join, membership, token_from_last_email
 
 pytestmark = pytest.mark.django_db
@@ -251,6 +252,22 @@ def test_accept_through_the_api(as_owner, api, org, django_capture_on_commit_cal
     assert membership(org, ivy).role == "member"
     assert TenantMemberCreditLimit.objects.get(tenant=org, user=ivy).credit_limit == 8
     assert_error(api.post("/api/v1/invitations/accept/", {"token": token}, format="json"), 409, "invitation_used")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/orgs/", "/api/v1/orgs/acme/members/", "/api/v1/orgs/acme/invitations/"])
+@pytest.mark.parametrize("cursor", BAD_CURSORS)
+def test_a_forged_cursor_is_a_400_invalid_cursor(as_owner, path, cursor):
+    assert_error(as_owner.get(path, {"cursor": cursor}), 400, "invalid_cursor")
+
+
+def test_the_next_link_of_a_members_page_still_works(as_owner, org):
+    for _ in range(3):
+        join(org)
+
+    first = as_owner.get("/api/v1/orgs/acme/members/", {"page_size": 2}).json()
+    second = as_owner.get(first["next"]).json()
+
+    assert len(first["results"]) == 2 and len(second["results"]) == 2 and second["next"] is None
 
 
 def test_schema_documents_every_organizations_path(as_owner):
