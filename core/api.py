@@ -2,10 +2,12 @@
 
 import re
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, JsonResponse
 from drf_spectacular.utils import extend_schema_serializer
-from rest_framework import exceptions, parsers, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -27,6 +29,23 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self):
+        super().__init__(f"The request body is over the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}-byte limit.")
+
+
+def is_api_path(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def error_json(status_code: int, code: str, detail: str) -> JsonResponse:
+    """The error shape outside DRF: Django's error handlers (`core.views`) answer `/api/` paths with it."""
+    return JsonResponse({"code": code, "detail": detail}, status=status_code)
+
+
 def _first_code(codes) -> str:
     if isinstance(codes, dict):
         return _first_code(next(iter(codes.values()), "invalid"))
@@ -44,6 +63,8 @@ def exception_handler(exc, context):
         return Response(body, status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig):  # reading the body, in a parser or the CSRF check
+        exc = PayloadTooLarge()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
@@ -65,41 +86,6 @@ def exception_handler(exc, context):
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         response.data = {"code": _first_code(code), "detail": str(detail)}
     return response
-
-
-# Keel's bodies are two levels deep at most. Deeper JSON is refused before a view sees it:
-# past ~950 levels the decoder itself overflows the stack (a RecursionError, once a 500), and
-# a body that decodes just below that can still overflow whatever walks it next.
-MAX_JSON_DEPTH = 32
-
-
-def _deeper_than(data, limit: int) -> bool:
-    level, depth = [data], 0
-    while level:
-        depth += 1
-        if depth > limit:
-            return True
-        level = [
-            child
-            for node in level
-            for child in (node.values() if isinstance(node, dict) else node)
-            if isinstance(child, dict | list)
-        ]
-    return False
-
-
-class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, with nesting bounded: too deep is a 400 `parse_error`, never a RecursionError."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        too_deep = exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
-        try:
-            data = super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise too_deep from None
-        if isinstance(data, dict | list) and _deeper_than(data, MAX_JSON_DEPTH):
-            raise too_deep
-        return data
 
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1

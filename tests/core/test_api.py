@@ -1,8 +1,12 @@
 """core.api and the /api/ plumbing around it: bodies, error shape, handlers, through real requests."""
 
+import json
+
 import pytest
+from django.core.exceptions import RequestDataTooBig
 from django.test import Client
 
+from core.views import bad_request
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +85,76 @@ def test_the_schema_offers_json_request_bodies_only(client):
         if "requestBody" in operation
     }
     assert bodies and all(media_types == {"application/json"} for media_types in bodies.values()), bodies
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/nope/",
+        "/api/nope",
+        "/api/v1/orgs/acme/members/not-a-uuid/",
+        "/api/v1/orgs/acme/invitations/not-a-uuid/resend/",
+    ],
+)
+@pytest.mark.parametrize("who", ["anonymous", "signed in"])
+def test_an_unknown_api_path_is_a_json_404(signed_in, path, who):
+    client = signed_in if who == "signed in" else Client()
+
+    assert_error(client.get(path), 404, "not_found")
+
+
+def test_pages_keep_their_html_404(client):
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
+
+
+def test_a_body_over_the_size_limit_is_a_413(signed_in, settings):
+    # given a limit of 1 KB and a 2 KB body
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = '{"email": "%s@example.com"}' % ("x" * 2048)
+
+    # when it is posted
+    response = signed_in.post("/api/v1/me/emails/", body, content_type="application/json")
+
+    # then the answer says the body is too large, in the one shape
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_django_400_handler_answers_a_too_large_api_body_with_413_too(rf):
+    """Outside a DRF view (a middleware reading the body, say), Django's handler400 gets it."""
+    response = bad_request(rf.post("/api/v1/me/emails/"), RequestDataTooBig("over"))
+
+    assert response.status_code == 413 and json.loads(response.content)["code"] == "payload_too_large"
+
+
+def test_an_api_request_for_a_host_we_do_not_serve_is_a_json_400(db):
+    response = Client(HTTP_HOST="evil.example", raise_request_exception=False).get("/api/v1/me/")
+
+    assert_error(response, 400, "bad_request")
+
+
+def test_an_unhandled_error_is_a_json_500_without_internals(signed_in, monkeypatch):
+    # given a view whose read fails in a way nobody handles
+    def broken(**kwargs):
+        raise RuntimeError("internal detail: table users_secret")
+
+    monkeypatch.setattr("accounts.api.user_emails_list", broken)
+
+    # when it is asked for
+    response = signed_in.get("/api/v1/me/emails/")
+
+    # then the client gets the one shape, and nothing of the failure
+    assert_error(response, 500, "server_error")
+    assert b"users_secret" not in response.content and b"Traceback" not in response.content
+
+
+def test_pages_keep_their_html_500(db, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("core.views.render", broken)
+
+    response = Client(raise_request_exception=False).get("/")
+
+    assert response.status_code == 500 and response["Content-Type"].startswith("text/html")
