@@ -11,6 +11,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import ApplicationError
@@ -25,7 +26,9 @@ class ErrorSerializer(serializers.Serializer):
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
-        help_text="Messages per field, for invalid input.",
+        help_text="Invalid input only: the messages per field, keyed by the field's path "
+        "(`email`; `permissions.0` for an item of a list; `items.2.amount` inside nested objects); "
+        "`non_field_errors` for the body as a whole.",
     )
 
 
@@ -46,16 +49,42 @@ def error_json(status_code: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"code": code, "detail": detail}, status=status_code)
 
 
-def _first_code(codes) -> str:
-    if isinstance(codes, dict):
-        return _first_code(next(iter(codes.values()), "invalid"))
-    if isinstance(codes, list):
-        return _first_code(codes[0]) if codes else "invalid"
-    return str(codes)
+def flatten_errors(detail) -> dict[str, list[str]]:
+    """DRF's nested validation errors as `{"field.path": [messages]}`.
+
+    A ListField's `{0: [...]}`, a nested serializer's dict and a list serializer's
+    per-item dicts all become dotted paths (`permissions.0`, `address.city`,
+    `items.2.amount`); errors of the body as a whole are `non_field_errors`.
+    """
+    flat: dict[str, list[str]] = {}
+
+    def walk(node, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, dict | list):
+                    walk(item, f"{path}.{index}" if path else str(index))
+                else:
+                    walk(item, path)
+        else:
+            flat.setdefault(path or api_settings.NON_FIELD_ERRORS_KEY, []).append(node)
+
+    walk(detail, "")
+    return flat
+
+
+def _first(flat: dict[str, list]) -> tuple[str, str, str]:
+    """(path, message, code) of the first error: it speaks for the whole in `code` and `detail`."""
+    for path, messages in flat.items():
+        if messages:
+            return path, str(messages[0]), getattr(messages[0], "code", None) or "invalid"
+    return api_settings.NON_FIELD_ERRORS_KEY, "Invalid input.", "invalid"
 
 
 def exception_handler(exc, context):
-    """Every API error is `{"code": "...", "detail": "..."}` (+ `errors` per field)."""
+    """Every API error is `{"code": "...", "detail": "..."}` (+ `errors`, messages per field path)."""
     if isinstance(exc, ApplicationError):
         body = {"code": exc.code, "detail": exc.detail}
         if exc.field:
@@ -63,28 +92,24 @@ def exception_handler(exc, context):
         return Response(body, status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
-    elif isinstance(exc, RequestDataTooBig):  # reading the body, in a parser or the CSRF check
+    elif isinstance(exc, RequestDataTooBig):  # reading the body, in the JSON parser
         exc = PayloadTooLarge()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return None  # not an API error: Django's handler500 (core.views.server_error) answers
+    flat = flatten_errors(exc.detail)
+    path, message, code = _first(flat)
     if isinstance(exc, exceptions.ValidationError):
-        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        first_field, first_messages = next(iter(errors.items()), ("", ["Invalid input."]))
-        message = first_messages[0] if isinstance(first_messages, list) and first_messages else str(first_messages)
         response.data = {
-            "code": _first_code(exc.get_codes()),
-            "detail": f"{first_field}: {message}" if first_field != "non_field_errors" else str(message),
-            "errors": errors,
+            "code": code,
+            "detail": message if path == api_settings.NON_FIELD_ERRORS_KEY else f"{path}: {message}",
+            "errors": {field: [str(m) for m in messages] for field, messages in flat.items()},
         }
-        response.status_code = status.HTTP_400_BAD_REQUEST
     else:
-        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-        response.data = {"code": _first_code(code), "detail": str(detail)}
+        response.data = {"code": code, "detail": message}
     return response
 
 

@@ -5,7 +5,9 @@ import json
 import pytest
 from django.core.exceptions import RequestDataTooBig
 from django.test import Client
+from rest_framework.exceptions import ErrorDetail, ValidationError
 
+from core.api import exception_handler
 from core.views import bad_request
 from tests import factories
 
@@ -158,3 +160,52 @@ def test_pages_keep_their_html_500(db, monkeypatch):
     response = Client(raise_request_exception=False).get("/")
 
     assert response.status_code == 500 and response["Content-Type"].startswith("text/html")
+
+
+def error_body(exc) -> dict:
+    return exception_handler(exc, {}).data
+
+
+def test_nested_validation_errors_are_flattened_to_field_paths():
+    # given errors as DRF nests them: a ListSerializer's per-item dicts, a ListField's {index: [...]}
+    exc = ValidationError(
+        {
+            "items": [{}, {"amount": [ErrorDetail("Too small.", "min_value")]}],
+            "meta": {"tags": {0: [ErrorDetail("Not a tag.", "invalid_choice")]}},
+            "email": [ErrorDetail("Enter a valid email address.", "invalid"), ErrorDetail("Taken.", "email_taken")],
+            "non_field_errors": [ErrorDetail("Pick one.", "invalid")],
+        }
+    )
+
+    # when the handler shapes it
+    body = error_body(exc)
+
+    # then every message sits under its path, and the first one speaks for the whole
+    assert body == {
+        "code": "min_value",
+        "detail": "items.1.amount: Too small.",
+        "errors": {
+            "items.1.amount": ["Too small."],
+            "meta.tags.0": ["Not a tag."],
+            "email": ["Enter a valid email address.", "Taken."],
+            "non_field_errors": ["Pick one."],
+        },
+    }
+
+
+def test_errors_of_the_body_as_a_whole_are_non_field_errors_and_read_as_a_sentence():
+    body = error_body(ValidationError(["Expected a dictionary."], code="invalid"))
+
+    assert body == {
+        "code": "invalid",
+        "detail": "Expected a dictionary.",
+        "errors": {"non_field_errors": ["Expected a dictionary."]},
+    }
+
+
+def test_the_error_component_describes_the_flat_shape(client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]["ApiError"]
+
+    assert schema["required"] == ["code", "detail"]
+    assert schema["properties"]["errors"]["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
+    assert "permissions.0" in schema["properties"]["errors"]["description"]

@@ -232,6 +232,20 @@ def test_invitation_refusals(as_owner, api, org):
     assert not TenantInvitation.objects.exists()
 
 
+def test_an_invalid_item_of_a_list_is_named_by_its_path(as_owner):
+    response = as_owner.post(
+        "/api/v1/orgs/acme/invitations/", {"email": "x@example.com", "permissions": ["AAA"]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "invalid_choice",
+        "detail": 'permissions.0: "AAA" is not a valid choice.',
+        "errors": {"permissions.0": ['"AAA" is not a valid choice.']},
+    }
+    assert not TenantInvitation.objects.exists()
+
+
 def test_accept_through_the_api(as_owner, api, org, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         as_owner.post("/api/v1/orgs/acme/invitations/", {"email": "ivy@example.com", "credit_limit": 8}, format="json")
