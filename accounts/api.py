@@ -25,7 +25,7 @@ from accounts.services import (
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input; `code` says why."),
-    403: OpenApiResponse(ErrorSerializer, description="Not signed in."),
+    401: OpenApiResponse(ErrorSerializer, description="`not_authenticated`: not signed in."),
 }
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No such address on your account.")}
 

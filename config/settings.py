@@ -167,10 +167,12 @@ X_FRAME_OPTIONS = "DENY"
 
 # API
 REST_FRAMEWORK = {
+    # Organization API keys (`Authorization: Bearer ...`) first: DRF takes the first class's
+    # challenge, so no credentials is 401 with `WWW-Authenticate: Bearer realm="api"` on
+    # every route (with the session first it was a 403, without a challenge).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        # Organization API keys (`Authorization: Bearer ...`); credits' own views list it first.
         "credits.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # A JSON API: JSON bodies only (anything else is 415 `unsupported_media_type`; form parsing

@@ -36,7 +36,9 @@ def error(response, status: int, code: str) -> dict:
     [("get", ME), ("patch", ME), ("get", EMAILS), ("post", EMAILS), ("get", PREFERENCES), ("put", PREFERENCES)],
 )
 def test_everything_needs_a_signed_in_user(client, method, url):
-    error(getattr(client, method)(url, content_type="application/json"), 403, "not_authenticated")
+    response = getattr(client, method)(url, content_type="application/json")
+    error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 def test_me_shows_the_account(api, member):

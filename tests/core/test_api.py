@@ -1,6 +1,7 @@
 """core.api and the /api/ plumbing around it: bodies, error shape, handlers, through real requests."""
 
 import json
+import re
 
 import pytest
 from django.core.exceptions import RequestDataTooBig
@@ -209,3 +210,24 @@ def test_the_error_component_describes_the_flat_shape(client):
     assert schema["required"] == ["code", "detail"]
     assert schema["properties"]["errors"]["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
     assert "permissions.0" in schema["properties"]["errors"]["description"]
+
+
+def api_operations() -> list[tuple[str, str]]:
+    """(method, path) of every operation in the schema, its parameters filled with something."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    filled = {"slug": "acme"}
+    return [
+        (method, re.sub(r"\{(\w+)\}", lambda m: filled.get(m[1], "00000000-0000-0000-0000-000000000000"), path))
+        for path, operations in schema["paths"].items()
+        for method in operations
+    ]
+
+
+@pytest.mark.parametrize(("method", "path"), api_operations())
+def test_no_credentials_is_a_401_with_a_bearer_challenge_everywhere(db, method, path):
+    response = getattr(Client(), method)(path, {}, content_type="application/json")
+
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'

@@ -30,8 +30,11 @@ def assert_error(response, status, code):
     assert body["detail"]
 
 
-def test_anonymous_requests_are_refused(api, org):
-    assert_error(api.get("/api/v1/orgs/"), 403, "not_authenticated")
+@pytest.mark.parametrize("path", ["/api/v1/orgs/", "/api/v1/orgs/acme/", "/api/v1/orgs/acme/members/"])
+def test_anonymous_requests_are_401_with_a_bearer_challenge(api, org, path):
+    response = api.get(path)
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 def test_list_and_create(as_owner, outsider):
