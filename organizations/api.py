@@ -3,7 +3,8 @@
 Views are thin: validate the input serializer, resolve the tenant (always
 first, so another organization's URLs answer 404 whatever the body), call a
 service, render the output serializer. Errors come out as {"code", "detail"}
-through core.api.exception_handler.
+through core.api.exception_handler. An API key never reaches the routes
+outside /orgs/{slug}/ (`credits.auth` refuses it: 401 `api_key_not_allowed`).
 """
 
 from drf_spectacular.types import OpenApiTypes
@@ -36,16 +37,6 @@ SLUG = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH, descrip
 ERROR = ErrorSerializer
 
 
-def _bound_tenant_id(request):
-    """The organization an API key is bound to, if the request came with one."""
-    return getattr(getattr(request, "auth", None), "tenant_id", None)
-
-
-def _refuse_api_key(request, what: str) -> None:
-    if _bound_tenant_id(request) is not None:
-        raise PermissionDenied(f"An API key cannot {what}; sign in as a user.", code="api_key_not_allowed")
-
-
 def _valid(serializer_class, data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
@@ -61,7 +52,7 @@ class OrganizationListView(GenericAPIView):
 
     @extend_schema(operation_id="orgs_list", summary="Your organizations")
     def get(self, request):
-        memberships = selectors.user_memberships_list(user=request.user, tenant_id=_bound_tenant_id(request))
+        memberships = selectors.user_memberships_list(user=request.user)
         page = self.paginate_queryset(memberships)
         return self.get_paginated_response(OrganizationSerializer(page, many=True).data)
 
@@ -72,7 +63,6 @@ class OrganizationListView(GenericAPIView):
         responses={201: OrganizationSerializer, 400: ERROR},
     )
     def post(self, request):
-        _refuse_api_key(request, "create organizations")
         data = _valid(OrganizationInputSerializer, request.data)
         tenant = services.tenant_create(
             owner=request.user, name=data["name"], slug=data.get("slug"), logo_url=data.get("logo_url", "")
@@ -284,7 +274,6 @@ class InvitationAcceptView(GenericAPIView):
         responses={201: OrganizationSerializer, 403: ERROR, 404: ERROR, 409: ERROR},
     )
     def post(self, request):
-        _refuse_api_key(request, "accept invitations")
         data = _valid(AcceptSerializer, request.data)
         member = services.invitation_accept(token=data["token"], user=request.user)
         membership = selectors.user_memberships_list(user=request.user, tenant_id=member.tenant_id).get()

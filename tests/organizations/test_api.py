@@ -287,6 +287,24 @@ def test_the_next_link_of_a_members_page_still_works(as_owner, org):
     assert len(first["results"]) == 2 and len(second["results"]) == 2 and second["next"] is None
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/api/v1/orgs/", {"name": "Scripted"}), ("/api/v1/invitations/accept/", {"token": "whatever"})],
+)
+def test_an_api_key_is_refused_before_the_view_outside_its_organization(org, owner, path, body):
+    """credits.auth refuses the key on these routes, so the views need no guard of their own."""
+    from credits.services import api_key_create
+
+    _api_key, raw_key = api_key_create(tenant=org, user=owner, name="script")
+    keyed = APIClient()
+    keyed.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    tenants_before = Tenant.objects.count()
+
+    assert_error(keyed.post(path, body, format="json"), 401, "api_key_not_allowed")
+    assert_error(keyed.get("/api/v1/orgs/"), 401, "api_key_not_allowed")
+    assert Tenant.objects.count() == tenants_before
+
+
 def test_schema_documents_every_organizations_path(as_owner):
     schema = as_owner.get("/api/schema/?format=json").json()
 
