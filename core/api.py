@@ -137,6 +137,11 @@ class Pagination(CursorPagination):
     max_page_size = 200
     ordering = "-created_at"
 
+    def get_paginated_response_schema(self, schema):
+        page = super().get_paginated_response_schema(schema)
+        page["required"] = ["next", "previous", "results"]  # always there; the links null at the ends
+        return page
+
     def decode_cursor(self, request):
         try:
             cursor = super().decode_cursor(request)

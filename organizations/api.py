@@ -49,8 +49,11 @@ class MemberPagination(Pagination):
 
 class OrganizationListView(GenericAPIView):
     serializer_class = OrganizationSerializer
+    filter_backends = ()  # these lists take no django-filter filters (and have no queryset to build them from)
 
-    @extend_schema(operation_id="orgs_list", summary="Your organizations")
+    @extend_schema(
+        operation_id="orgs_list", summary="Your organizations", responses={200: OrganizationSerializer(many=True)}
+    )
     def get(self, request):
         memberships = selectors.user_memberships_list(user=request.user)
         page = self.paginate_queryset(memberships)
@@ -133,9 +136,10 @@ class OwnershipTransferView(GenericAPIView):
 
 class MemberListView(GenericAPIView):
     serializer_class = MemberSerializer
+    filter_backends = ()
     pagination_class = MemberPagination
 
-    @extend_schema(operation_id="orgs_members_list", parameters=[SLUG])
+    @extend_schema(operation_id="orgs_members_list", parameters=[SLUG], responses={200: MemberSerializer(many=True)})
     def get(self, request, slug):
         member = resolve_tenant(request, slug)
         page = self.paginate_queryset(selectors.tenant_members_list(tenant=member.tenant))
@@ -193,6 +197,7 @@ def _invitations_manager(request, slug):
 
 class InvitationListView(GenericAPIView):
     serializer_class = InvitationSerializer
+    filter_backends = ()  # `status` is read by the view
 
     @extend_schema(
         operation_id="orgs_invitations_list",
@@ -205,6 +210,7 @@ class InvitationListView(GenericAPIView):
                 description="Default: pending.",
             ),
         ],
+        responses={200: InvitationSerializer(many=True)},
     )
     def get(self, request, slug):
         member = _invitations_manager(request, slug)

@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.core.exceptions import RequestDataTooBig
+from django.core.management import call_command
 from django.test import Client
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
@@ -231,3 +232,7 @@ def test_no_credentials_is_a_401_with_a_bearer_challenge_everywhere(db, method, 
 
     assert_error(response, 401, "not_authenticated")
     assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_the_schema_is_valid_openapi_and_generates_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))

@@ -344,3 +344,26 @@ def test_one_rule_decides_who_sees_others_usage_on_members_and_credits(api, org,
     assert (members["olivia"]["used_credits"] is None) is not sees_all
     spent = sorted(row["credits"] for row in ledger if row["type"] == "deduct")
     assert spent == ([-3, -1] if sees_all else [-1])
+
+
+@pytest.mark.parametrize(
+    ("path", "component"),
+    [
+        ("/api/v1/orgs/", "Organization"),
+        ("/api/v1/orgs/{slug}/members/", "Member"),
+        ("/api/v1/orgs/{slug}/invitations/", "Invitation"),
+    ],
+)
+def test_the_schema_describes_each_list_as_a_page_of_its_rows(api, path, component):
+    schema = api.get("/api/schema/?format=json").json()
+    operation = schema["paths"][path]["get"]
+
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    page = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert page["type"] == "object" and set(page["properties"]) == set(page["required"]) == {
+        "next",
+        "previous",
+        "results",
+    }
+    assert page["properties"]["results"] == {"type": "array", "items": {"$ref": f"#/components/schemas/{component}"}}
+    assert {p["name"] for p in operation["parameters"]} >= {"cursor", "page_size"}
