@@ -1,12 +1,14 @@
-"""API plumbing shared by every app: one error shape, one pagination."""
+"""API plumbing shared by every app: one error shape (and its schema), one pagination."""
 
 import re
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.pagination import CursorPagination
@@ -30,6 +32,36 @@ class ErrorSerializer(serializers.Serializer):
         "(`email`; `permissions.0` for an item of a list; `items.2.amount` inside nested objects); "
         "`non_field_errors` for the body as a whole.",
     )
+
+
+# What each status means on any Keel operation; an operation's own description says more.
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: `code` says which, `errors` has the messages per field.",
+    401: "`not_authenticated`: no credentials; `invalid_api_key`: an invalid or revoked key, or its user "
+    "disabled; `api_key_not_allowed`: a key outside its organization's routes.",
+    403: "`permission_denied`: not allowed here (or a session request without its CSRF token).",
+    404: "`not_found`: no such object, or not one you may see.",
+    409: "Conflicts with the current state; `code` says how.",
+    413: "`payload_too_large`: the body is over the size limit.",
+    415: "`unsupported_media_type`: the body must be JSON (`Content-Type: application/json`).",
+    429: "`rate_limited`: too many requests; try again later.",
+}
+
+
+def error_responses(statuses: Mapping[int, str | None] | Iterable[int]) -> dict[int, OpenApiResponse]:
+    """`{status: OpenApiResponse(ErrorSerializer)}` for `extend_schema(responses=...)`.
+
+    `error_responses({400: "`email_taken`, ...", 404: None})`: a description per status,
+    or None (or a bare list of statuses) for the default above.
+    """
+    if not isinstance(statuses, Mapping):
+        statuses = dict.fromkeys(statuses)
+    return {
+        code: OpenApiResponse(
+            ErrorSerializer, description=description or ERROR_DESCRIPTIONS.get(code) or HTTPStatus(code).phrase
+        )
+        for code, description in statuses.items()
+    }
 
 
 class PayloadTooLarge(exceptions.APIException):

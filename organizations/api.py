@@ -13,7 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from core.api import ErrorSerializer, Pagination
+from core.api import Pagination, error_responses
 from core.errors import PermissionDenied
 from organizations import selectors, services
 from organizations.models import InvitationStatus, Permission
@@ -32,9 +32,8 @@ from organizations.tenancy import member_can, member_sees_all_usage, resolve_ten
 
 SLUG = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH, description="The organization's slug.")
 
-
-# core.api.exception_handler's shape; codes here include `slug_taken`, `last_owner`, `already_member`.
-ERROR = ErrorSerializer
+# Each operation declares its own errors; 401, and 404/413/415 where a slug, an id or a body
+# makes them possible, are declared for every operation by core.schema.AutoSchema.
 
 
 def _valid(serializer_class, data, **kwargs) -> dict:
@@ -63,7 +62,15 @@ class OrganizationListView(GenericAPIView):
         operation_id="orgs_create",
         summary="Create an organization (you become its owner)",
         request=OrganizationInputSerializer,
-        responses={201: OrganizationSerializer, 400: ERROR},
+        responses={
+            201: OrganizationSerializer,
+            **error_responses(
+                {
+                    400: "`slug_taken`, `slug_reserved`, `slug_invalid`, `name_required`, `logo_invalid`, ...",
+                    409: "`slug_taken`: no free slug could be derived from the name; choose one.",
+                }
+            ),
+        },
     )
     def post(self, request):
         data = _valid(OrganizationInputSerializer, request.data)
@@ -86,7 +93,10 @@ class OrganizationDetailView(GenericAPIView):
         summary="Rename, change slug or logo (owner); a former slug keeps resolving",
         parameters=[SLUG],
         request=OrganizationInputSerializer(partial=True),
-        responses={200: OrganizationSerializer, 400: ERROR, 403: ERROR},
+        responses={
+            200: OrganizationSerializer,
+            **error_responses({400: "As for creating one.", 403: "`permission_denied`: owners only."}),
+        },
     )
     def patch(self, request, slug):
         member = resolve_tenant(request, slug)
@@ -106,7 +116,18 @@ class OrganizationDetailView(GenericAPIView):
         summary="Delete the organization (owner; soft delete)",
         parameters=[SLUG],
         request=OrganizationDeleteSerializer,
-        responses={204: None, 400: ERROR, 403: ERROR, 409: ERROR},
+        responses={
+            204: None,
+            **error_responses(
+                {
+                    400: "`confirmation_mismatch`, or `confirm_name` missing (`required`).",
+                    403: "`permission_denied`: owners only.",
+                    409: "`default_organization`: a personal organization stays; `already_deleted`.",
+                    413: None,  # a DELETE with a body: the schema has no requestBody for it
+                    415: None,
+                }
+            ),
+        },
     )
     def delete(self, request, slug):
         member = resolve_tenant(request, slug)
@@ -123,7 +144,15 @@ class OwnershipTransferView(GenericAPIView):
         summary="Make another member the owner; you become a member",
         parameters=[SLUG],
         request=TransferSerializer,
-        responses={200: MemberSerializer, 400: ERROR, 403: ERROR},
+        responses={
+            200: MemberSerializer,
+            **error_responses(
+                {
+                    400: "`not_a_member`, `same_member`, or `member_id` missing or not a UUID.",
+                    403: "`permission_denied`: owners only.",
+                }
+            ),
+        },
     )
     def post(self, request, slug):
         member = resolve_tenant(request, slug)
@@ -158,7 +187,17 @@ class MemberDetailView(GenericAPIView):
         summary="Change a member's role, permissions, credit limit; reset their used credits",
         parameters=[SLUG],
         request=MemberUpdateSerializer,
-        responses={200: MemberSerializer, 400: ERROR, 403: ERROR, 409: ERROR},
+        responses={
+            200: MemberSerializer,
+            **error_responses(
+                {
+                    400: "`invalid_choice`, `invalid_permission`, `invalid_credit_limit`, ...",
+                    403: "`permission_denied`, `cannot_grant`, `cannot_change_own_role`.",
+                    404: "No such organization, or no such member in it.",
+                    409: "`last_owner`.",
+                }
+            ),
+        },
     )
     def patch(self, request, slug, member_id):
         member = resolve_tenant(request, slug)
@@ -179,7 +218,16 @@ class MemberDetailView(GenericAPIView):
         operation_id="orgs_members_destroy",
         summary="Remove a member (your own id: leave the organization)",
         parameters=[SLUG],
-        responses={204: None, 403: ERROR, 409: ERROR},
+        responses={
+            204: None,
+            **error_responses(
+                {
+                    403: "`permission_denied`.",
+                    404: "No such organization, or no such member in it.",
+                    409: "`last_owner`, `default_organization`.",
+                }
+            ),
+        },
     )
     def delete(self, request, slug, member_id):
         member = resolve_tenant(request, slug)
@@ -210,7 +258,15 @@ class InvitationListView(GenericAPIView):
                 description="Default: pending.",
             ),
         ],
-        responses={200: InvitationSerializer(many=True)},
+        responses={
+            200: InvitationSerializer(many=True),
+            **error_responses(
+                {
+                    400: "`invalid_choice`: an unknown `status`; `invalid_cursor`.",
+                    403: "`permission_denied`: needs `manage_invitations`.",
+                }
+            ),
+        },
     )
     def get(self, request, slug):
         member = _invitations_manager(request, slug)
@@ -228,7 +284,16 @@ class InvitationListView(GenericAPIView):
         summary="Invite an email (again: updates the pending invitation and sends a new link)",
         parameters=[SLUG],
         request=InvitationInputSerializer,
-        responses={201: InvitationSerializer, 400: ERROR, 403: ERROR, 409: ERROR},
+        responses={
+            201: InvitationSerializer,
+            **error_responses(
+                {
+                    400: "`invalid` (the email), `invalid_choice`, ...",
+                    403: "`permission_denied`: needs `manage_invitations`; `cannot_grant`.",
+                    409: "`already_member`.",
+                }
+            ),
+        },
     )
     def post(self, request, slug):
         member = _invitations_manager(request, slug)
@@ -244,7 +309,16 @@ class InvitationDetailView(GenericAPIView):
         operation_id="orgs_invitations_destroy",
         summary="Revoke a pending invitation",
         parameters=[SLUG],
-        responses={204: None, 403: ERROR, 409: ERROR},
+        responses={
+            204: None,
+            **error_responses(
+                {
+                    403: "`permission_denied`: needs `manage_invitations`.",
+                    404: "No such organization, or no such invitation in it.",
+                    409: "`invitation_not_pending`.",
+                }
+            ),
+        },
     )
     def delete(self, request, slug, invitation_id):
         member = _invitations_manager(request, slug)
@@ -261,7 +335,16 @@ class InvitationResendView(GenericAPIView):
         summary="Send a pending or expired invitation again, with a new link and expiry",
         parameters=[SLUG],
         request=None,
-        responses={200: InvitationSerializer, 403: ERROR, 409: ERROR},
+        responses={
+            200: InvitationSerializer,
+            **error_responses(
+                {
+                    403: "`permission_denied`: needs `manage_invitations`.",
+                    404: "No such organization, or no such invitation in it.",
+                    409: "`invitation_not_pending`.",
+                }
+            ),
+        },
     )
     def post(self, request, slug, invitation_id):
         member = _invitations_manager(request, slug)
@@ -277,7 +360,16 @@ class InvitationAcceptView(GenericAPIView):
         operation_id="invitations_accept",
         summary="Accept an invitation as the signed-in user (who holds the invited email, verified)",
         request=AcceptSerializer,
-        responses={201: OrganizationSerializer, 403: ERROR, 404: ERROR, 409: ERROR},
+        responses={
+            201: OrganizationSerializer,
+            **error_responses(
+                {
+                    403: "`invitation_wrong_email`, `email_unverified`.",
+                    404: "`invitation_invalid`: no invitation has this token.",
+                    409: "`invitation_used`, `invitation_revoked`, `invitation_expired`, `already_member`.",
+                }
+            ),
+        },
     )
     def post(self, request):
         data = _valid(AcceptSerializer, request.data)

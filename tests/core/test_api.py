@@ -236,3 +236,49 @@ def test_no_credentials_is_a_401_with_a_bearer_challenge_everywhere(db, method, 
 
 def test_the_schema_is_valid_openapi_and_generates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+
+
+def schema_operations() -> list[tuple[str, str, dict]]:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return [(method, path, operation) for path, ops in schema["paths"].items() for method, operation in ops.items()]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation"), schema_operations(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_every_operation_declares_the_errors_the_plumbing_can_answer(method, path, operation):
+    """For Schemathesis and client generators: each status an operation can answer is in the schema."""
+    declared = set(operation["responses"])
+    expected = {"401"}
+    if method in ("post", "put", "patch", "delete"):
+        expected.add("403")  # a session without its CSRF token
+    if "{" in path:
+        expected.add("404")
+    if "requestBody" in operation:
+        expected |= {"400", "413", "415"}
+    if {p["name"] for p in operation.get("parameters", [])} >= {"cursor"}:
+        expected.add("400")
+    assert expected <= declared, f"{method.upper()} {path} does not declare {sorted(expected - declared)}"
+    for status, response in operation["responses"].items():
+        if status >= "400":
+            assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ApiError"}
+            assert response["description"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "statuses"),
+    [
+        ("get", "/api/v1/orgs/{slug}/credits/transactions/", {"400", "403", "404"}),
+        ("get", "/api/v1/orgs/{slug}/invitations/", {"400", "403", "404"}),
+        ("patch", "/api/v1/orgs/{slug}/members/{member_id}/", {"400", "403", "404", "409"}),
+        ("delete", "/api/v1/orgs/{slug}/invitations/{invitation_id}/", {"403", "404", "409"}),
+        ("post", "/api/v1/invitations/accept/", {"400", "403", "404", "409"}),
+        ("delete", "/api/v1/orgs/{slug}/", {"400", "403", "404", "409", "413", "415"}),
+        ("post", "/api/v1/me/emails/{email_id}/resend-verification/", {"400", "404", "429"}),
+    ],
+)
+def test_operations_declare_their_own_errors(method, path, statuses):
+    operation = next(op for m, p, op in schema_operations() if (m, p) == (method, path))
+    assert statuses <= set(operation["responses"])
