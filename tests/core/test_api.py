@@ -78,6 +78,10 @@ def test_the_api_answers_json_even_to_a_browser(signed_in):
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
 
 
+def test_an_accept_header_without_json_is_a_json_406(signed_in):
+    assert_error(signed_in.get("/api/v1/me/", HTTP_ACCEPT="text/html"), 406, "not_acceptable")
+
+
 def test_the_schema_offers_json_request_bodies_only(client):
     """Swagger UI (/api/docs/) sends a body in the media types the schema lists for it."""
     schema = client.get("/api/schema/", {"format": "json"}).json()
