@@ -5,6 +5,10 @@ first, so another organization's URLs answer 404 whatever the body), call a
 service, render the output serializer. Errors come out as {"code", "detail"}
 through core.api.exception_handler. An API key never reaches the routes
 outside /orgs/{slug}/ (`credits.auth` refuses it: 401 `api_key_not_allowed`).
+
+Each operation declares its own errors (`error_responses`); 401, and 404/413/415
+where a slug, an id or a body makes them possible, are declared for every
+operation by core.schema.AutoSchema.
 """
 
 from drf_spectacular.types import OpenApiTypes
@@ -31,9 +35,6 @@ from organizations.serializers import (
 from organizations.tenancy import member_can, member_sees_all_usage, resolve_tenant
 
 SLUG = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH, description="The organization's slug.")
-
-# Each operation declares its own errors; 401, and 404/413/415 where a slug, an id or a body
-# makes them possible, are declared for every operation by core.schema.AutoSchema.
 
 
 def _valid(serializer_class, data, **kwargs) -> dict:

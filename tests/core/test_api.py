@@ -1,5 +1,6 @@
 """core.api and the /api/ plumbing around it: bodies, error shape, handlers, through real requests."""
 
+import functools
 import json
 import re
 
@@ -10,6 +11,7 @@ from django.test import Client
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from core.api import exception_handler
+from core.parsers import MAX_JSON_DEPTH
 from core.views import bad_request
 from tests import factories
 
@@ -47,7 +49,7 @@ JSON_ENDPOINTS = [
 @pytest.mark.parametrize(("method", "path"), JSON_ENDPOINTS)
 @pytest.mark.parametrize("depth", [950, 100])
 def test_a_deeply_nested_json_body_is_a_400_parse_error(signed_in, method, path, depth):
-    # given a 2 KB body nested past what the decoder (950) or any Keel body (100) goes
+    # given a 2 KB body nested 950 levels (past the decoder's stack) or 100 (decodable, past the limit)
     body = "[" * depth + "]" * depth
 
     # when it is sent to a JSON endpoint
@@ -55,6 +57,13 @@ def test_a_deeply_nested_json_body_is_a_400_parse_error(signed_in, method, path,
 
     # then it is refused as unparseable, in the one error shape
     assert_error(response, 400, "parse_error")
+
+
+def test_json_nested_to_the_limit_reaches_the_view(signed_in):
+    depth = MAX_JSON_DEPTH
+    body = '{"email": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+    assert_error(signed_in.post("/api/v1/me/emails/", body, content_type="application/json"), 400, "invalid")
 
 
 def test_malformed_json_is_a_400_parse_error(signed_in):
@@ -217,20 +226,23 @@ def test_the_error_component_describes_the_flat_shape(client):
     assert "permissions.0" in schema["properties"]["errors"]["description"]
 
 
-def api_operations() -> list[tuple[str, str]]:
-    """(method, path) of every operation in the schema, its parameters filled with something."""
+@functools.cache
+def schema_operations() -> tuple[tuple[str, str, dict], ...]:
+    """(method, path, operation) of every operation in the generated schema."""
     from drf_spectacular.generators import SchemaGenerator
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
-    filled = {"slug": "acme"}
-    return [
-        (method, re.sub(r"\{(\w+)\}", lambda m: filled.get(m[1], "00000000-0000-0000-0000-000000000000"), path))
-        for path, operations in schema["paths"].items()
-        for method in operations
-    ]
+    return tuple(
+        (method, path, operation) for path, ops in schema["paths"].items() for method, operation in ops.items()
+    )
 
 
-@pytest.mark.parametrize(("method", "path"), api_operations())
+def filled(path: str) -> str:
+    """A schema path with its parameters filled: the organization `acme`, ids that name nothing."""
+    return re.sub(r"\{(\w+)\}", lambda m: "acme" if m[1] == "slug" else "00000000-0000-0000-0000-000000000000", path)
+
+
+@pytest.mark.parametrize(("method", "path"), [(method, filled(path)) for method, path, _ in schema_operations()])
 def test_no_credentials_is_a_401_with_a_bearer_challenge_everywhere(db, method, path):
     response = getattr(Client(), method)(path, {}, content_type="application/json")
 
@@ -240,13 +252,6 @@ def test_no_credentials_is_a_401_with_a_bearer_challenge_everywhere(db, method, 
 
 def test_the_schema_is_valid_openapi_and_generates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
-
-
-def schema_operations() -> list[tuple[str, str, dict]]:
-    from drf_spectacular.generators import SchemaGenerator
-
-    schema = SchemaGenerator().get_schema(request=None, public=True)
-    return [(method, path, operation) for path, ops in schema["paths"].items() for method, operation in ops.items()]
 
 
 @pytest.mark.parametrize(
