@@ -9,7 +9,6 @@ from accounts.selectors import email_preferences_get, user_email_get, user_email
 from accounts.serializers import (
     EmailAddSerializer,
     EmailPreferencesSerializer,
-    ErrorSerializer,
     MeSerializer,
     MeUpdateSerializer,
     UserEmailSerializer,
@@ -22,12 +21,11 @@ from accounts.services import (
     email_verification_resend,
     user_update_profile,
 )
+from core.api import error_responses
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `code` says why."),
-    403: OpenApiResponse(ErrorSerializer, description="Not signed in."),
-}
-NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No such address on your account.")}
+# 401 (not signed in), and 404/413/415 where a path parameter or a body makes them possible,
+# are declared for every operation by core.schema.AutoSchema.
+NOT_FOUND = "No such address on your account (or a malformed id)."
 
 
 def _me(user) -> dict:
@@ -46,14 +44,14 @@ def _me(user) -> dict:
 
 
 class MeView(APIView):
-    @extend_schema(operation_id="me_retrieve", responses={200: MeSerializer, **ERRORS}, tags=["me"])
+    @extend_schema(operation_id="me_retrieve", responses={200: MeSerializer}, tags=["me"])
     def get(self, request):
         return Response(MeSerializer(_me(request.user)).data)
 
     @extend_schema(
         operation_id="me_update",
         request=MeUpdateSerializer,
-        responses={200: MeSerializer, **ERRORS},
+        responses={200: MeSerializer, **error_responses([400])},
         tags=["me"],
         description="Change any of username, first_name, last_name, avatar_url. "
         "Codes: `invalid_username`, `username_taken`, `invalid_avatar`.",
@@ -66,16 +64,14 @@ class MeView(APIView):
 
 
 class MyEmailsView(APIView):
-    @extend_schema(
-        operation_id="me_emails_list", responses={200: UserEmailSerializer(many=True), **ERRORS}, tags=["me"]
-    )
+    @extend_schema(operation_id="me_emails_list", responses={200: UserEmailSerializer(many=True)}, tags=["me"])
     def get(self, request):
         return Response(UserEmailSerializer(user_emails_list(user=request.user), many=True).data)
 
     @extend_schema(
         operation_id="me_emails_create",
         request=EmailAddSerializer,
-        responses={201: UserEmailSerializer, **ERRORS},
+        responses={201: UserEmailSerializer, **error_responses([400])},
         tags=["me"],
         description="Add an unverified address; a verification link is mailed to it. "
         "Codes: `invalid_email`, `email_taken`, `too_many_emails`.",
@@ -90,7 +86,10 @@ class MyEmailsView(APIView):
 class MyEmailView(APIView):
     @extend_schema(
         operation_id="me_emails_destroy",
-        responses={204: None, **ERRORS, **NOT_FOUND},
+        responses={
+            204: None,
+            **error_responses({400: "`last_email` or `primary_email`.", 404: NOT_FOUND}),
+        },
         tags=["me"],
         description="Codes: `last_email` (the only address), `primary_email` (make another primary first).",
     )
@@ -103,7 +102,7 @@ class MyEmailMakePrimaryView(APIView):
     @extend_schema(
         operation_id="me_emails_make_primary",
         request=None,
-        responses={200: UserEmailSerializer, **ERRORS, **NOT_FOUND},
+        responses={200: UserEmailSerializer, **error_responses({400: "`email_unverified`.", 404: NOT_FOUND})},
         tags=["me"],
         description="Code `email_unverified`: only a verified address can be primary.",
     )
@@ -120,9 +119,13 @@ class MyEmailResendView(APIView):
         request=None,
         responses={
             202: OpenApiResponse(description="A new verification link is on its way."),
-            **ERRORS,
-            **NOT_FOUND,
-            429: OpenApiResponse(ErrorSerializer, description="`rate_limited`: too many resends this hour."),
+            **error_responses(
+                {
+                    400: "`already_verified`.",
+                    404: NOT_FOUND,
+                    429: "`rate_limited`: too many resends this hour.",
+                }
+            ),
         },
         tags=["me"],
         description="Code `already_verified` if there is nothing to verify.",
@@ -134,7 +137,7 @@ class MyEmailResendView(APIView):
 
 class MyEmailPreferencesView(APIView):
     @extend_schema(
-        operation_id="me_email_preferences_retrieve", responses={200: EmailPreferencesSerializer, **ERRORS}, tags=["me"]
+        operation_id="me_email_preferences_retrieve", responses={200: EmailPreferencesSerializer}, tags=["me"]
     )
     def get(self, request):
         return Response(EmailPreferencesSerializer(email_preferences_get(user=request.user)).data)
@@ -142,12 +145,28 @@ class MyEmailPreferencesView(APIView):
     @extend_schema(
         operation_id="me_email_preferences_update",
         request=EmailPreferencesSerializer,
-        responses={200: EmailPreferencesSerializer, **ERRORS},
+        responses={
+            200: EmailPreferencesSerializer,
+            **error_responses({400: "`required` (a type missing), `invalid`."}),
+        },
         tags=["me"],
         description="Replace every preference; all three types are required. Security email is always sent.",
     )
     def put(self, request):
-        data = EmailPreferencesSerializer(data=request.data)
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        operation_id="me_email_preferences_partial_update",
+        request=EmailPreferencesSerializer(partial=True),
+        responses={200: EmailPreferencesSerializer, **error_responses({400: "`invalid` (not a boolean)."})},
+        tags=["me"],
+        description="Change only the types sent; the others stay as they are.",
+    )
+    def patch(self, request):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool):
+        data = EmailPreferencesSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         email_preferences_update(user=request.user, preferences=dict(data.validated_data))
         return Response(EmailPreferencesSerializer(email_preferences_get(user=request.user)).data)

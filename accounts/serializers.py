@@ -39,7 +39,7 @@ class EmailAddSerializer(serializers.Serializer):
 
 
 class EmailPreferencesSerializer(serializers.Serializer):
-    """Every email type, true = subscribed. PUT must send all of them."""
+    """Every email type, true = subscribed. PUT must send all of them; PATCH any."""
 
     marketing = serializers.BooleanField()
     product_updates = serializers.BooleanField()

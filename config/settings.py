@@ -167,13 +167,20 @@ X_FRAME_OPTIONS = "DENY"
 
 # API
 REST_FRAMEWORK = {
+    # Organization API keys (`Authorization: Bearer ...`) first: DRF takes the first class's
+    # challenge, so no credentials is 401 with `WWW-Authenticate: Bearer realm="api"` on
+    # every route (with the session first it was a 403, without a challenge).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        # Organization API keys (`Authorization: Bearer ...`); credits' own views list it first.
         "credits.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # A JSON API: JSON bodies only (anything else is 415 `unsupported_media_type`; form parsing
+    # would let a missing field read as False) and JSON answers only (no browsable API).
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # drf-spectacular's, declaring the errors the plumbing adds to every operation (401, 404, 415, ...).
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",

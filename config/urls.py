@@ -21,6 +21,11 @@ urlpatterns = [
     path("o/<slug:slug>/", include("credits.urls")),
 ]
 
+# JSON in the API's error shape for /api/ paths, Django's own pages elsewhere.
+handler400 = "core.views.bad_request"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"
+
 # Uploads (avatars) in development only: `static()` is empty unless DEBUG; production
 # serves MEDIA_ROOT from the web server or object storage (docs/accounts.md, "Avatars").
 urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,11 +1,19 @@
-"""API plumbing shared by every app: one error shape, one pagination."""
+"""API plumbing shared by every app: one error shape (and its schema), one pagination."""
 
+import re
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
-from drf_spectacular.utils import extend_schema_serializer
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, JsonResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import ApplicationError
@@ -20,20 +28,95 @@ class ErrorSerializer(serializers.Serializer):
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
-        help_text="Messages per field, for invalid input.",
+        help_text="Invalid input only: the messages per field, keyed by the field's path "
+        "(`email`; `permissions.0` for an item of a list; `items.2.amount` inside nested objects); "
+        "`non_field_errors` for the body as a whole.",
     )
 
 
-def _first_code(codes) -> str:
-    if isinstance(codes, dict):
-        return _first_code(next(iter(codes.values()), "invalid"))
-    if isinstance(codes, list):
-        return _first_code(codes[0]) if codes else "invalid"
-    return str(codes)
+# What each status means on any Keel operation; an operation's own description says more.
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: `code` says which, `errors` has the messages per field.",
+    401: "`not_authenticated`: no credentials; `invalid_api_key`: an invalid or revoked key, or its user "
+    "disabled; `api_key_not_allowed`: a key outside its organization's routes.",
+    403: "`permission_denied`: not allowed here (or a session request without its CSRF token).",
+    404: "`not_found`: no such object, or not one you may see.",
+    409: "Conflicts with the current state; `code` says how.",
+    413: "`payload_too_large`: the body is over the size limit.",
+    415: "`unsupported_media_type`: the body must be JSON (`Content-Type: application/json`).",
+    429: "`rate_limited`: too many requests; try again later.",
+}
+
+
+def error_responses(statuses: Mapping[int, str | None] | Iterable[int]) -> dict[int, OpenApiResponse]:
+    """`{status: OpenApiResponse(ErrorSerializer)}` for `extend_schema(responses=...)`.
+
+    `error_responses({400: "`email_taken`, ...", 404: None})`: a description per status,
+    or None (or a bare list of statuses) for the default above.
+    """
+    if not isinstance(statuses, Mapping):
+        statuses = dict.fromkeys(statuses)
+    return {
+        code: OpenApiResponse(
+            ErrorSerializer, description=description or ERROR_DESCRIPTIONS.get(code) or HTTPStatus(code).phrase
+        )
+        for code, description in statuses.items()
+    }
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self):
+        super().__init__(f"The request body is over the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}-byte limit.")
+
+
+def is_api_path(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def error_json(status_code: int, code: str, detail: str) -> JsonResponse:
+    """The error shape outside DRF: Django's error handlers (`core.views`) answer `/api/` paths with it."""
+    return JsonResponse({"code": code, "detail": detail}, status=status_code)
+
+
+def flatten_errors(detail) -> dict[str, list[str]]:
+    """DRF's nested validation errors as `{"field.path": [messages]}`.
+
+    A ListField's `{0: [...]}`, a nested serializer's dict and a list serializer's
+    per-item dicts all become dotted paths (`permissions.0`, `address.city`,
+    `items.2.amount`); errors of the body as a whole are `non_field_errors`.
+    """
+    flat: dict[str, list[str]] = {}
+
+    def walk(node, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, dict | list):
+                    walk(item, f"{path}.{index}" if path else str(index))
+                else:
+                    walk(item, path)
+        else:
+            flat.setdefault(path or api_settings.NON_FIELD_ERRORS_KEY, []).append(node)
+
+    walk(detail, "")
+    return flat
+
+
+def _first(flat: dict[str, list]) -> tuple[str, str, str]:
+    """(path, message, code) of the first error: it speaks for the whole in `code` and `detail`."""
+    for path, messages in flat.items():
+        if messages:
+            return path, str(messages[0]), getattr(messages[0], "code", None) or "invalid"
+    return api_settings.NON_FIELD_ERRORS_KEY, "Invalid input.", "invalid"
 
 
 def exception_handler(exc, context):
-    """Every API error is `{"code": "...", "detail": "..."}` (+ `errors` per field)."""
+    """Every API error is `{"code": "...", "detail": "..."}` (+ `errors`, messages per field path)."""
     if isinstance(exc, ApplicationError):
         body = {"code": exc.code, "detail": exc.detail}
         if exc.field:
@@ -41,33 +124,62 @@ def exception_handler(exc, context):
         return Response(body, status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig):  # reading the body, in the JSON parser
+        exc = PayloadTooLarge()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return None  # not an API error: Django's handler500 (core.views.server_error) answers
+    flat = flatten_errors(exc.detail)
+    path, message, code = _first(flat)
     if isinstance(exc, exceptions.ValidationError):
-        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        first_field, first_messages = next(iter(errors.items()), ("", ["Invalid input."]))
-        message = first_messages[0] if isinstance(first_messages, list) and first_messages else str(first_messages)
         response.data = {
-            "code": _first_code(exc.get_codes()),
-            "detail": f"{first_field}: {message}" if first_field != "non_field_errors" else str(message),
-            "errors": errors,
+            "code": code,
+            "detail": message if path == api_settings.NON_FIELD_ERRORS_KEY else f"{path}: {message}",
+            "errors": {field: [str(m) for m in messages] for field, messages in flat.items()},
         }
-        response.status_code = status.HTTP_400_BAD_REQUEST
     else:
-        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-        response.data = {"code": _first_code(code), "detail": str(detail)}
+        response.data = {"code": code, "detail": message}
     return response
 
 
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+
+
+def invalid_cursor() -> exceptions.ValidationError:
+    message = "Not a cursor this API gave out; follow a page's `next` or `previous` link."
+    return exceptions.ValidationError({"cursor": [ErrorDetail(message, "invalid_cursor")]})
+
+
 class Pagination(CursorPagination):
-    """Cursor pagination: stable under inserts, constant cost deep into history."""
+    """Cursor pagination: stable under inserts, constant cost deep into history.
+
+    Every list is ordered by `created_at` first (BIGINT epoch ms, subclasses may add a
+    tiebreaker): a cursor's position is that integer. A client can forge a cursor
+    (it is base64 of `o=&r=&p=`), so anything else is 400 `invalid_cursor` before it
+    reaches the database (a position like `abc` or `1e400` was a 500 there), and so is
+    what DRF itself refuses (its 404 "Invalid cursor").
+    """
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
     ordering = "-created_at"
+
+    def get_paginated_response_schema(self, schema):
+        page = super().get_paginated_response_schema(schema)
+        page["required"] = ["next", "previous", "results"]  # always there; the links null at the ends
+        return page
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise invalid_cursor() from None
+        position = None if cursor is None else cursor.position
+        if position is not None and not (_INTEGER.fullmatch(position) and BIGINT_MIN <= int(position) <= BIGINT_MAX):
+            raise invalid_cursor()
+        return cursor

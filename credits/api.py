@@ -15,7 +15,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import Pagination
+from core.api import Pagination, error_responses
 from core.errors import PermissionDenied, ValidationFailed
 from core.time import now_ms
 from credits import selectors
@@ -25,7 +25,6 @@ from credits.serializers import (
     ConsumeInputSerializer,
     ConsumeOutputSerializer,
     CreditSummarySerializer,
-    ErrorSerializer,
     GrantSerializer,
     TransactionSerializer,
 )
@@ -36,17 +35,17 @@ from organizations.tenancy import member_sees_all_usage, resolve_tenant
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
-errors = {
-    code: OpenApiResponse(ErrorSerializer, description=description)
-    for code, description in {
+# 401, and 404/413/415 where a slug or a body makes them possible, are declared for every
+# operation by core.schema.AutoSchema; these are the credits routes' own.
+ERRORS = error_responses(
+    {
         400: "Invalid input (`code` says which).",
-        401: "Missing, invalid or revoked API key.",
         402: "`insufficient_credits`: not enough credits and no room on overdraft.",
         403: "`member_credit_limit_exceeded`, or `permission_denied`.",
         404: "No such organization for this user or key.",
         409: "`idempotency_conflict`: the key was used with a different request.",
-    }.items()
-}
+    }
+)
 
 
 class NewestFirst(Pagination):
@@ -70,7 +69,7 @@ class CreditSummaryView(OrganizationAPIView):
     @extend_schema(
         operation_id="credits_summary",
         summary="Balance, overdraft, usable grants and your own limit",
-        responses={200: CreditSummarySerializer, 401: errors[401], 404: errors[404]},
+        responses={200: CreditSummarySerializer, 404: ERRORS[404]},
         tags=["credits"],
     )
     def get(self, request, slug):
@@ -148,7 +147,7 @@ class ConsumeView(OrganizationAPIView):
         ],
         responses={
             201: OpenApiResponse(ConsumeOutputSerializer, description="Consumed (or replayed: see the header)."),
-            **{code: errors[code] for code in (400, 401, 402, 403, 404, 409)},
+            **{code: ERRORS[code] for code in (400, 402, 403, 404, 409)},
         },
         tags=["credits"],
     )
@@ -216,10 +215,13 @@ class TransactionListView(OrganizationAPIView, generics.ListAPIView):
         tags=["credits"],
         responses={
             200: TransactionSerializer(many=True),
-            400: errors[400],
-            401: errors[401],
-            403: errors[403],
-            404: errors[404],
+            **error_responses(
+                {
+                    400: "A bad filter (`invalid_choice`, `invalid`), or `invalid_cursor`.",
+                    403: "`permission_denied`: `member` is someone else, and you may see your own usage only.",
+                }
+            ),
+            404: ERRORS[404],
         },
     )
     def get(self, request, *args, **kwargs):
@@ -243,7 +245,7 @@ class GrantListView(OrganizationAPIView, generics.ListAPIView):
     @extend_schema(
         operation_id="credits_grants_list",
         tags=["credits"],
-        responses={200: GrantSerializer(many=True), 401: errors[401], 404: errors[404]},
+        responses={200: GrantSerializer(many=True), 404: ERRORS[404]},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

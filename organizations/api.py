@@ -3,7 +3,12 @@
 Views are thin: validate the input serializer, resolve the tenant (always
 first, so another organization's URLs answer 404 whatever the body), call a
 service, render the output serializer. Errors come out as {"code", "detail"}
-through core.api.exception_handler.
+through core.api.exception_handler. An API key never reaches the routes
+outside /orgs/{slug}/ (`credits.auth` refuses it: 401 `api_key_not_allowed`).
+
+Each operation declares its own errors (`error_responses`); 401, and 404/413/415
+where a slug, an id or a body makes them possible, are declared for every
+operation by core.schema.AutoSchema.
 """
 
 from drf_spectacular.types import OpenApiTypes
@@ -12,124 +17,24 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from core.api import ErrorSerializer, Pagination
+from core.api import Pagination, error_responses
 from core.errors import PermissionDenied
 from organizations import selectors, services
-from organizations.models import UNLIMITED, InvitationStatus, MemberRole, Permission
+from organizations.models import InvitationStatus, Permission
+from organizations.serializers import (
+    AcceptSerializer,
+    InvitationInputSerializer,
+    InvitationSerializer,
+    MemberSerializer,
+    MemberUpdateSerializer,
+    OrganizationDeleteSerializer,
+    OrganizationInputSerializer,
+    OrganizationSerializer,
+    TransferSerializer,
+)
 from organizations.tenancy import member_can, member_sees_all_usage, resolve_tenant
 
-# --- serializers -------------------------------------------------------------
-
-
-class OrganizationSerializer(serializers.Serializer):
-    """An organization as the requesting user sees it (rendered from their membership)."""
-
-    id = serializers.UUIDField(source="tenant.id")
-    name = serializers.CharField(source="tenant.name")
-    slug = serializers.CharField(source="tenant.slug")
-    logo_url = serializers.CharField(source="tenant.logo_url")
-    is_default = serializers.BooleanField(source="tenant.is_default")
-    created_at = serializers.IntegerField(source="tenant.created_at", help_text="Epoch milliseconds.")
-    role = serializers.ChoiceField(choices=MemberRole.choices, help_text="Your role in it.")
-    permissions = serializers.ListField(child=serializers.ChoiceField(choices=Permission.choices))
-
-
-class OrganizationInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
-    slug = serializers.CharField(max_length=50, required=False, help_text="Derived from the name when omitted.")
-    logo_url = serializers.CharField(required=False, allow_blank=True)
-
-
-class OrganizationDeleteSerializer(serializers.Serializer):
-    confirm_name = serializers.CharField(help_text="The organization's name, exactly.")
-
-
-class UserSummarySerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    username = serializers.CharField()
-    first_name = serializers.CharField()
-    last_name = serializers.CharField()
-
-
-class MemberSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    user = UserSummarySerializer()
-    email = serializers.CharField(source="primary_email", allow_null=True)
-    role = serializers.ChoiceField(choices=MemberRole.choices)
-    permissions = serializers.ListField(child=serializers.ChoiceField(choices=Permission.choices))
-    credit_limit = serializers.IntegerField(
-        allow_null=True, help_text="-1 is unlimited; null when you may not see other members' usage."
-    )
-    used_credits = serializers.IntegerField(allow_null=True)
-    joined_at = serializers.IntegerField(source="created_at", help_text="Epoch milliseconds.")
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if not self.context.get("see_all_usage") and instance.pk != self.context.get("viewer_id"):
-            data["credit_limit"] = data["used_credits"] = None
-        return data
-
-
-class MemberUpdateSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=MemberRole.choices, required=False)
-    permissions = serializers.ListField(
-        child=serializers.ChoiceField(choices=Permission.choices), required=False, help_text="For the custom role."
-    )
-    credit_limit = serializers.IntegerField(min_value=UNLIMITED, required=False, help_text="-1 for unlimited.")
-    reset_used_credits = serializers.BooleanField(required=False, default=False)
-
-
-class InviterSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    username = serializers.CharField()
-
-
-class InvitationSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    email = serializers.CharField()
-    role = serializers.ChoiceField(choices=MemberRole.choices)
-    permissions = serializers.ListField(child=serializers.ChoiceField(choices=Permission.choices))
-    credit_limit = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=InvitationStatus.choices)
-    invited_by = InviterSerializer()
-    expires_at = serializers.IntegerField(help_text="Epoch milliseconds.")
-    created_at = serializers.IntegerField(help_text="Epoch milliseconds.")
-
-
-class InvitationInputSerializer(serializers.Serializer):
-    email = serializers.EmailField()
-    role = serializers.ChoiceField(choices=MemberRole.choices, default=MemberRole.MEMBER)
-    permissions = serializers.ListField(
-        child=serializers.ChoiceField(choices=Permission.choices), required=False, default=list
-    )
-    credit_limit = serializers.IntegerField(min_value=UNLIMITED, default=UNLIMITED)
-
-
-class TransferSerializer(serializers.Serializer):
-    member_id = serializers.UUIDField(help_text="The member who becomes owner.")
-
-
-class AcceptSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="The token from the invitation link.")
-
-
-# --- views ---------------------------------------------------------------------
-
 SLUG = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH, description="The organization's slug.")
-
-
-# core.api.exception_handler's shape; codes here include `slug_taken`, `last_owner`, `already_member`.
-ERROR = ErrorSerializer
-
-
-def _bound_tenant_id(request):
-    """The organization an API key is bound to, if the request came with one."""
-    return getattr(getattr(request, "auth", None), "tenant_id", None)
-
-
-def _refuse_api_key(request, what: str) -> None:
-    if _bound_tenant_id(request) is not None:
-        raise PermissionDenied(f"An API key cannot {what}; sign in as a user.", code="api_key_not_allowed")
 
 
 def _valid(serializer_class, data, **kwargs) -> dict:
@@ -144,10 +49,13 @@ class MemberPagination(Pagination):
 
 class OrganizationListView(GenericAPIView):
     serializer_class = OrganizationSerializer
+    filter_backends = ()  # these lists take no django-filter filters (and have no queryset to build them from)
 
-    @extend_schema(operation_id="orgs_list", summary="Your organizations")
+    @extend_schema(
+        operation_id="orgs_list", summary="Your organizations", responses={200: OrganizationSerializer(many=True)}
+    )
     def get(self, request):
-        memberships = selectors.user_memberships_list(user=request.user, tenant_id=_bound_tenant_id(request))
+        memberships = selectors.user_memberships_list(user=request.user)
         page = self.paginate_queryset(memberships)
         return self.get_paginated_response(OrganizationSerializer(page, many=True).data)
 
@@ -155,10 +63,17 @@ class OrganizationListView(GenericAPIView):
         operation_id="orgs_create",
         summary="Create an organization (you become its owner)",
         request=OrganizationInputSerializer,
-        responses={201: OrganizationSerializer, 400: ERROR},
+        responses={
+            201: OrganizationSerializer,
+            **error_responses(
+                {
+                    400: "`slug_taken`, `slug_reserved`, `slug_invalid`, `name_required`, `logo_invalid`, ...",
+                    409: "`slug_taken`: no free slug could be derived from the name; choose one.",
+                }
+            ),
+        },
     )
     def post(self, request):
-        _refuse_api_key(request, "create organizations")
         data = _valid(OrganizationInputSerializer, request.data)
         tenant = services.tenant_create(
             owner=request.user, name=data["name"], slug=data.get("slug"), logo_url=data.get("logo_url", "")
@@ -179,7 +94,10 @@ class OrganizationDetailView(GenericAPIView):
         summary="Rename, change slug or logo (owner); a former slug keeps resolving",
         parameters=[SLUG],
         request=OrganizationInputSerializer(partial=True),
-        responses={200: OrganizationSerializer, 400: ERROR, 403: ERROR},
+        responses={
+            200: OrganizationSerializer,
+            **error_responses({400: "As for creating one.", 403: "`permission_denied`: owners only."}),
+        },
     )
     def patch(self, request, slug):
         member = resolve_tenant(request, slug)
@@ -199,7 +117,18 @@ class OrganizationDetailView(GenericAPIView):
         summary="Delete the organization (owner; soft delete)",
         parameters=[SLUG],
         request=OrganizationDeleteSerializer,
-        responses={204: None, 400: ERROR, 403: ERROR, 409: ERROR},
+        responses={
+            204: None,
+            **error_responses(
+                {
+                    400: "`confirmation_mismatch`, or `confirm_name` missing (`required`).",
+                    403: "`permission_denied`: owners only.",
+                    409: "`default_organization`: a personal organization stays; `already_deleted`.",
+                    413: None,  # a DELETE with a body: the schema has no requestBody for it
+                    415: None,
+                }
+            ),
+        },
     )
     def delete(self, request, slug):
         member = resolve_tenant(request, slug)
@@ -216,7 +145,15 @@ class OwnershipTransferView(GenericAPIView):
         summary="Make another member the owner; you become a member",
         parameters=[SLUG],
         request=TransferSerializer,
-        responses={200: MemberSerializer, 400: ERROR, 403: ERROR},
+        responses={
+            200: MemberSerializer,
+            **error_responses(
+                {
+                    400: "`not_a_member`, `same_member`, or `member_id` missing or not a UUID.",
+                    403: "`permission_denied`: owners only.",
+                }
+            ),
+        },
     )
     def post(self, request, slug):
         member = resolve_tenant(request, slug)
@@ -229,9 +166,10 @@ class OwnershipTransferView(GenericAPIView):
 
 class MemberListView(GenericAPIView):
     serializer_class = MemberSerializer
+    filter_backends = ()
     pagination_class = MemberPagination
 
-    @extend_schema(operation_id="orgs_members_list", parameters=[SLUG])
+    @extend_schema(operation_id="orgs_members_list", parameters=[SLUG], responses={200: MemberSerializer(many=True)})
     def get(self, request, slug):
         member = resolve_tenant(request, slug)
         page = self.paginate_queryset(selectors.tenant_members_list(tenant=member.tenant))
@@ -250,7 +188,17 @@ class MemberDetailView(GenericAPIView):
         summary="Change a member's role, permissions, credit limit; reset their used credits",
         parameters=[SLUG],
         request=MemberUpdateSerializer,
-        responses={200: MemberSerializer, 400: ERROR, 403: ERROR, 409: ERROR},
+        responses={
+            200: MemberSerializer,
+            **error_responses(
+                {
+                    400: "`invalid_choice`, `invalid_permission`, `invalid_credit_limit`, ...",
+                    403: "`permission_denied`, `cannot_grant`, `cannot_change_own_role`.",
+                    404: "No such organization, or no such member in it.",
+                    409: "`last_owner`.",
+                }
+            ),
+        },
     )
     def patch(self, request, slug, member_id):
         member = resolve_tenant(request, slug)
@@ -271,7 +219,16 @@ class MemberDetailView(GenericAPIView):
         operation_id="orgs_members_destroy",
         summary="Remove a member (your own id: leave the organization)",
         parameters=[SLUG],
-        responses={204: None, 403: ERROR, 409: ERROR},
+        responses={
+            204: None,
+            **error_responses(
+                {
+                    403: "`permission_denied`.",
+                    404: "No such organization, or no such member in it.",
+                    409: "`last_owner`, `default_organization`.",
+                }
+            ),
+        },
     )
     def delete(self, request, slug, member_id):
         member = resolve_tenant(request, slug)
@@ -289,6 +246,7 @@ def _invitations_manager(request, slug):
 
 class InvitationListView(GenericAPIView):
     serializer_class = InvitationSerializer
+    filter_backends = ()  # `status` is read by the view
 
     @extend_schema(
         operation_id="orgs_invitations_list",
@@ -301,6 +259,15 @@ class InvitationListView(GenericAPIView):
                 description="Default: pending.",
             ),
         ],
+        responses={
+            200: InvitationSerializer(many=True),
+            **error_responses(
+                {
+                    400: "`invalid_choice`: an unknown `status`; `invalid_cursor`.",
+                    403: "`permission_denied`: needs `manage_invitations`.",
+                }
+            ),
+        },
     )
     def get(self, request, slug):
         member = _invitations_manager(request, slug)
@@ -318,7 +285,16 @@ class InvitationListView(GenericAPIView):
         summary="Invite an email (again: updates the pending invitation and sends a new link)",
         parameters=[SLUG],
         request=InvitationInputSerializer,
-        responses={201: InvitationSerializer, 400: ERROR, 403: ERROR, 409: ERROR},
+        responses={
+            201: InvitationSerializer,
+            **error_responses(
+                {
+                    400: "`invalid` (the email), `invalid_choice`, ...",
+                    403: "`permission_denied`: needs `manage_invitations`; `cannot_grant`.",
+                    409: "`already_member`.",
+                }
+            ),
+        },
     )
     def post(self, request, slug):
         member = _invitations_manager(request, slug)
@@ -334,7 +310,16 @@ class InvitationDetailView(GenericAPIView):
         operation_id="orgs_invitations_destroy",
         summary="Revoke a pending invitation",
         parameters=[SLUG],
-        responses={204: None, 403: ERROR, 409: ERROR},
+        responses={
+            204: None,
+            **error_responses(
+                {
+                    403: "`permission_denied`: needs `manage_invitations`.",
+                    404: "No such organization, or no such invitation in it.",
+                    409: "`invitation_not_pending`.",
+                }
+            ),
+        },
     )
     def delete(self, request, slug, invitation_id):
         member = _invitations_manager(request, slug)
@@ -351,7 +336,16 @@ class InvitationResendView(GenericAPIView):
         summary="Send a pending or expired invitation again, with a new link and expiry",
         parameters=[SLUG],
         request=None,
-        responses={200: InvitationSerializer, 403: ERROR, 409: ERROR},
+        responses={
+            200: InvitationSerializer,
+            **error_responses(
+                {
+                    403: "`permission_denied`: needs `manage_invitations`.",
+                    404: "No such organization, or no such invitation in it.",
+                    409: "`invitation_not_pending`.",
+                }
+            ),
+        },
     )
     def post(self, request, slug, invitation_id):
         member = _invitations_manager(request, slug)
@@ -367,10 +361,18 @@ class InvitationAcceptView(GenericAPIView):
         operation_id="invitations_accept",
         summary="Accept an invitation as the signed-in user (who holds the invited email, verified)",
         request=AcceptSerializer,
-        responses={201: OrganizationSerializer, 403: ERROR, 404: ERROR, 409: ERROR},
+        responses={
+            201: OrganizationSerializer,
+            **error_responses(
+                {
+                    403: "`invitation_wrong_email`, `email_unverified`.",
+                    404: "`invitation_invalid`: no invitation has this token.",
+                    409: "`invitation_used`, `invitation_revoked`, `invitation_expired`, `already_member`.",
+                }
+            ),
+        },
     )
     def post(self, request):
-        _refuse_api_key(request, "accept invitations")
         data = _valid(AcceptSerializer, request.data)
         member = services.invitation_accept(token=data["token"], user=request.user)
         membership = selectors.user_memberships_list(user=request.user, tenant_id=member.tenant_id).get()

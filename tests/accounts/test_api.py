@@ -1,6 +1,7 @@
 """`/api/v1/me/...` through real HTTP: shapes, stable error codes, nothing written on bad input."""
 
 import pytest
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import reverse
 
 from accounts.models import UserEmail
@@ -35,7 +36,9 @@ def error(response, status: int, code: str) -> dict:
     [("get", ME), ("patch", ME), ("get", EMAILS), ("post", EMAILS), ("get", PREFERENCES), ("put", PREFERENCES)],
 )
 def test_everything_needs_a_signed_in_user(client, method, url):
-    error(getattr(client, method)(url, content_type="application/json"), 403, "not_authenticated")
+    response = getattr(client, method)(url, content_type="application/json")
+    error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 def test_me_shows_the_account(api, member):
@@ -169,6 +172,40 @@ def test_email_preferences_put_needs_every_type_as_a_boolean(api, member, payloa
     assert api.get(PREFERENCES).json()["marketing"] is True
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "code"),
+    [
+        ("application/json", '{"marketing": false}', 400, "required"),
+        ("application/x-www-form-urlencoded", "marketing=false", 415, "unsupported_media_type"),
+        (MULTIPART_CONTENT, encode_multipart(BOUNDARY, {"marketing": "false"}), 415, "unsupported_media_type"),
+    ],
+    ids=["json", "form", "multipart"],
+)
+def test_a_partial_put_of_email_preferences_is_refused_in_every_encoding(api, member, content_type, body, status, code):
+    # given a PUT naming one type only (as a form, the two missing ones once read as false)
+    # when it is sent
+    response = api.put(PREFERENCES, body, content_type=content_type)
+
+    # then it is refused and nothing changes
+    error(response, status, code)
+    assert api.get(PREFERENCES).json() == {"marketing": True, "product_updates": True, "payment_receipts": True}
+
+
+def test_email_preferences_patch_changes_only_what_it_names(api, member):
+    response = api.patch(PREFERENCES, {"product_updates": False}, content_type="application/json")
+
+    assert response.status_code == 200
+    assert response.json() == {"marketing": True, "product_updates": False, "payment_receipts": True}
+    assert api.get(PREFERENCES).json() == response.json()
+    error(api.patch(PREFERENCES, {"marketing": "maybe"}, content_type="application/json"), 400, "invalid")
+    error(
+        api.patch(PREFERENCES, "marketing=false", content_type="application/x-www-form-urlencoded"),
+        415,
+        "unsupported_media_type",
+    )
+    assert api.get(PREFERENCES).json()["marketing"] is True
+
+
 def test_list_endpoint_query_count_does_not_grow_with_addresses(api, member, django_assert_max_num_queries):
     for n in range(9):
         factories.UserEmailFactory(user=member, email=f"a{n}@example.com", verified=False)
@@ -194,7 +231,7 @@ def test_the_schema_documents_every_me_endpoint(client):
     assert set(paths["/api/v1/me/emails/"]) >= {"get", "post"}
     assert "delete" in paths["/api/v1/me/emails/{email_id}/"]
     assert "post" in paths["/api/v1/me/emails/{email_id}/make-primary/"]
-    assert set(paths["/api/v1/me/email-preferences/"]) >= {"get", "put"}
+    assert set(paths["/api/v1/me/email-preferences/"]) >= {"get", "put", "patch"}
     assert set(schema["components"]["schemas"]["EmailPreferences"]["required"]) == {
         "marketing",
         "product_updates",

@@ -61,8 +61,8 @@ def test_delete_anonymises_signs_out_everywhere_and_frees_the_addresses(client, 
     assert member.deleted_at is not None and not member.has_usable_password()
     assert not UserEmail.objects.filter(user=member).exists()
     assert not UserEmailPreference.objects.filter(user=member).exists()
-    assert whoami(client).status_code == 403
-    assert whoami(other_device).status_code == 403
+    assert whoami(client).status_code == 401
+    assert whoami(other_device).status_code == 401
     assert mailoutbox[-1].to == ["ada@example.com"]
     assert "has been deleted" in mailoutbox[-1].subject
 
@@ -138,7 +138,7 @@ def test_disabling_in_the_admin_ends_sessions_and_api_access_at_once(staff, sign
     assert "Disabled 1 user(s)." in response.content.decode()
     member.refresh_from_db()
     assert member.status == "disabled"
-    assert whoami(signed_in).status_code == 403
+    assert whoami(signed_in).status_code == 401
     assert signed_in.get(reverse("accounts:profile")).status_code == 302
     assert (
         Client()

@@ -67,7 +67,7 @@ def test_signup_shows_bad_input_on_its_field_and_writes_nothing(client, field, v
     assert response.status_code == 200
     assert message in str(response.context["form"].errors[field])
     assert not User.objects.filter(username="grace").exists()
-    assert whoami(client).status_code == 403
+    assert whoami(client).status_code == 401
 
 
 def test_signup_honours_a_safe_next_and_ignores_an_unsafe_one(client):
@@ -122,7 +122,7 @@ def test_sign_in_refuses_unverified_email_and_wrong_password(client, member):
         response = sign_in(client, identifier, password)
         assert response.status_code == 200
         assert "Enter a correct username or verified email address" in response.content.decode()
-    assert whoami(client).status_code == 403
+    assert whoami(client).status_code == 401
 
 
 def test_an_unverified_user_can_sign_in_and_is_told_to_verify(client):
@@ -145,7 +145,7 @@ def test_sign_in_follows_a_safe_next_only(client, member):
 def test_sign_out_is_a_post_and_ends_the_session(signed_in):
     assert signed_in.get(reverse("accounts:logout")).status_code == 405
     assert signed_in.post(reverse("accounts:logout")).status_code == 302
-    assert whoami(signed_in).status_code == 403
+    assert whoami(signed_in).status_code == 401
 
 
 def test_the_nav_offers_sign_in_and_up_or_the_account_and_sign_out(client, member):
@@ -169,7 +169,7 @@ def test_five_failures_lock_the_account_from_that_address_with_a_clear_message(c
 
     # Even the right password is refused now, from this address ...
     assert sign_in(client, "ada").status_code == 429
-    assert whoami(client).status_code == 403
+    assert whoami(client).status_code == 401
     # ... but not from another one, and not for another account.
     assert sign_in(Client(), "ada", REMOTE_ADDR="10.9.8.7").status_code == 302
     factories.UserFactory(username="bob")
@@ -212,7 +212,7 @@ def test_password_change_keeps_this_session_and_ends_the_others(client, member, 
 
     assert response.status_code == 302
     assert whoami(client).status_code == 200
-    assert whoami(other_device).status_code == 403
+    assert whoami(other_device).status_code == 401
     assert mailoutbox[-1].subject == "Your Keel password was changed"
 
 

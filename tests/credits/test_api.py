@@ -6,6 +6,7 @@ from credits.services import api_key_create, credits_consume
 from organizations.models import TenantMemberCreditLimit
 from tests.credits.conftest import consume, url
 from tests.credits.helpers import add_member, assert_invariants, give, make_org, owed
+from tests.cursors import BAD_CURSORS, forged_cursor
 
 pytestmark = pytest.mark.django_db
 
@@ -136,10 +137,17 @@ def test_bad_amounts_are_400_and_write_nothing(org, api, body, code):
     assert not CreditTransaction.objects.filter(type="deduct").exists()
 
 
-def test_a_form_encoded_whole_number_is_accepted(org, api):
+def test_a_whole_number_as_a_string_is_accepted(org, api):
+    give(org, 10)
+    response = consume(api, org, {"amount": "3"})
+    assert response.status_code == 201 and response.json()["consumed"] == 3
+
+
+def test_a_form_encoded_body_is_415_and_spends_nothing(org, api):
     give(org, 10)
     response = api.post(url(org, "consume/"), {"amount": "3"}, HTTP_IDEMPOTENCY_KEY="form")
-    assert response.status_code == 201 and response.json()["consumed"] == 3
+    assert_error(response, 415, "unsupported_media_type")
+    assert not CreditTransaction.objects.filter(type="deduct").exists()
 
 
 @pytest.mark.parametrize(
@@ -268,6 +276,23 @@ def test_transactions_list_query_count_does_not_grow(org, api, history, django_a
     with django_assert_max_num_queries(3):
         response = api.get(url(org, "transactions/"), {"page_size": 200})
     assert response.status_code == 200 and len(response.json()["results"]) == min(history + 1, 200)
+
+
+@pytest.mark.parametrize("tail", ["transactions/", "grants/"])
+@pytest.mark.parametrize("cursor", BAD_CURSORS)
+def test_a_forged_cursor_is_a_400_invalid_cursor(org, api, tail, cursor):
+    give(org, 10)
+
+    response = api.get(url(org, tail), {"cursor": cursor})
+
+    assert_error(response, 400, "invalid_cursor")
+    assert set(response.json()["errors"]) == {"cursor"}
+
+
+def test_a_cursor_position_at_the_ends_of_bigint_is_a_page(org, api):
+    give(org, 10)
+    assert len(api.get(url(org, "transactions/"), {"cursor": forged_cursor(f"p={2**63 - 1}")}).json()["results"]) == 1
+    assert api.get(url(org, "grants/"), {"cursor": forged_cursor(f"p={-(2**63)}")}).json()["results"] == []
 
 
 # -- grants -----------------------------------------------------------------

@@ -1,0 +1,50 @@
+"""The API's schema class (REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]).
+
+Its own module, not core.api: drf_spectacular.openapi imports DRF's generic
+views, which import the pagination class from core.api while being defined.
+"""
+
+from drf_spectacular import openapi
+from rest_framework.permissions import SAFE_METHODS
+
+from core.api import error_responses
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's, plus the errors every operation of a kind can answer.
+
+    A view declares its own errors (`error_responses`); these come from the plumbing
+    around every view, so they are added here, once, where the view does not say
+    more: 401 wherever credentials are required, 403 on unsafe methods (a session's
+    CSRF check), 404 on any path with a parameter (the organization, the object),
+    400/413/415 wherever there is a body, 400 `invalid_cursor` on paginated lists.
+    """
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        responses = operation["responses"]
+        for code, response in error_responses(self._plumbing_errors(operation)).items():
+            if str(code) not in responses:
+                responses[str(code)] = self._get_response_for_code(response, str(code))
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation
+
+    def _plumbing_errors(self, operation) -> dict[int, str | None]:
+        errors: dict[int, str | None] = {}
+        if {} not in operation.get("security", [{}]):
+            errors[401] = None
+        if self.method not in SAFE_METHODS:
+            errors[403] = None
+        if "{" in self.path:
+            errors[404] = None
+        if "requestBody" in operation:
+            errors[400] = (
+                "`parse_error`: the body is not JSON, or nests too deeply; else invalid input: "
+                "`code` says which, `errors` has the messages per field."
+            )
+            errors[413] = errors[415] = None
+        if self._is_list_view() and self._get_paginator() is not None:
+            errors.setdefault(400, "`invalid_cursor`: not a cursor this API gave out.")
+        return errors
