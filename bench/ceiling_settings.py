@@ -2,9 +2,9 @@
 
 No installed apps, no middleware, no templates, no sessions, no authentication:
 one URL, one view (bench/views.py), the same database as Keel's server, with
-persistent connections. `BENCH_PREPARED=1` adds psycopg's statement preparation,
-the one database option that could make the ceiling cheaper (the benchmark
-measures it with and without and keeps the faster).
+persistent connections. `BENCH_PREPARED=1` makes its statements prepared
+(bench/views.py), as Keel's hot paths are: the one database option that could
+make the ceiling cheaper (the benchmark measures both and keeps the faster).
 """
 
 import os

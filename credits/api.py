@@ -153,7 +153,8 @@ class ConsumeView(OrganizationAPIView):
     )
     def post(self, request, slug):
         member = self.member()
-        key = request.headers.get("Idempotency-Key", "").strip()
+        # META rather than `request.headers`, which builds a dict of every header for this one.
+        key = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
         if not key:
             raise ValidationFailed(
                 "Send an Idempotency-Key header with every consumption.", code="idempotency_key_required"

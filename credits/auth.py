@@ -58,23 +58,36 @@ _JOINED = (
 
 @functools.cache
 def _key_query() -> tuple[str, list]:
-    """The SQL and, per model, (model, attnames, [(field, converters)]): built once per process."""
+    """The SQL and, per model, (model, attnames, index of the primary key, converters): built once per process."""
     qn = connection.ops.quote_name
     columns, shapes = [], []
     for model, alias, _join in _JOINED:
         fields = model._meta.concrete_fields
         columns += [f"{alias}.{qn(field.column)}" for field in fields]
+        # Only the fields whose values need converting from what psycopg returns (JSON here).
         converters = [
-            (field, connection.ops.get_db_converters(field.cached_col) + field.get_db_converters(connection))
-            for field in fields
+            (index, field, converters)
+            for index, field in enumerate(fields)
+            if (converters := connection.ops.get_db_converters(field.cached_col) + field.get_db_converters(connection))
         ]
-        shapes.append((model, [field.attname for field in fields], converters))
+        names = [field.attname for field in fields]
+        shapes.append((model, names, names.index(model._meta.pk.attname), converters))
     joins = " ".join(join.format(table=qn(model._meta.db_table)) for model, _alias, join in _JOINED[1:])
     sql = (
         f"SELECT {', '.join(columns)} FROM {qn(ApiKey._meta.db_table)} k {joins}"
         " WHERE k.prefix = %s AND k.revoked_at IS NULL"
     )
     return sql, shapes
+
+
+# The related objects the query loaded, cached on the instances as `select_related` would
+# (through the fields' caches: the ids are the join's own, so the descriptors' checks are moot).
+_CACHES = (
+    (ApiKey._meta.get_field("user"), "key", "user"),
+    (ApiKey._meta.get_field("tenant"), "key", "tenant"),
+    (TenantMember._meta.get_field("user"), "member", "user"),
+    (TenantMember._meta.get_field("tenant"), "member", "tenant"),
+)
 
 
 def _live_key_with_membership(prefix: str) -> ApiKey | None:
@@ -87,22 +100,21 @@ def _live_key_with_membership(prefix: str) -> ApiKey | None:
     if row is None:
         return None
     instances, start = [], 0
-    for model, names, converters in shapes:
-        values = row[start : start + len(names)]
+    for model, names, pk_index, converters in shapes:
+        values = list(row[start : start + len(names)])
         start += len(names)
-        if values[names.index(model._meta.pk.attname)] is None:  # no membership row
+        if values[pk_index] is None:  # no membership row (the LEFT JOIN)
             instances.append(None)
             continue
-        converted = []
-        for value, (field, field_converters) in zip(values, converters, strict=True):
+        for index, field, field_converters in converters:
             for converter in field_converters:
-                value = converter(value, field.cached_col, db)
-            converted.append(value)
-        instances.append(model.from_db(db.alias, names, converted))
+                values[index] = converter(values[index], field.cached_col, db)
+        instances.append(model.from_db(db.alias, names, values))
     api_key, user, tenant, member = instances
-    api_key.user, api_key.tenant = user, tenant
-    if member is not None:
-        member.user, member.tenant = user, tenant
+    objects = {"key": api_key, "member": member, "user": user, "tenant": tenant}
+    for field, owner, related in _CACHES:
+        if objects[owner] is not None:
+            field.set_cached_value(objects[owner], objects[related])
     api_key.membership = member
     return api_key
 

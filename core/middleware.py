@@ -1,0 +1,65 @@
+"""Middleware that serves browsers, passed by for requests made with an API key.
+
+A request to `/api/v1/` with `Authorization: Bearer ...` is authenticated by the
+key alone: `credits.auth.ApiKeyAuthentication` comes first and either
+authenticates it or refuses it (401), never falling back to the session. So the
+middleware that exists for browsers has nothing to do for it: the session,
+CSRF (a defence for cookie-authenticated requests; a key is not sent by the
+browser on its own), the session's user and messages (docs/performance.md says
+what running them cost).
+
+What every request keeps: SecurityMiddleware (HTTPS redirect, HSTS and other
+headers), WhiteNoise, CommonMiddleware (host validation against ALLOWED_HOSTS,
+trailing slashes), X-Frame-Options, and the two cheap ones of Keel and axes.
+Requests without a key, including every session-authenticated API request, go
+through everything.
+
+Each class below is the named middleware with one condition in front; in
+settings.MIDDLEWARE it takes that middleware's place.
+"""
+
+from django.utils.module_loading import import_string
+
+API_KEY_PREFIX = "/api/v1/"
+
+
+def is_api_key_request(request) -> bool:
+    """What `ApiKeyAuthentication` takes as its own (the same test on the header), on the API's routes."""
+    if not request.path_info.startswith(API_KEY_PREFIX):
+        return False
+    scheme = request.META.get("HTTP_AUTHORIZATION", "").split(None, 1)[:1]
+    return scheme == ["Bearer"] or [word.lower() for word in scheme] == ["bearer"]
+
+
+HOOKS = ("process_view", "process_exception", "process_template_response")
+
+
+def browser_only(wrapped: str) -> type:
+    """A subclass of the middleware `wrapped` (so Django's checks still find it) that passes
+    API-key requests by: its `__call__` and its hooks do nothing for them."""
+    base = import_string(wrapped)
+
+    def __call__(self, request):
+        if is_api_key_request(request):
+            return self.get_response(request)
+        return base.__call__(self, request)
+
+    def unless_api_key(method):
+        def hook(self, request, *args, **kwargs):
+            return None if is_api_key_request(request) else method(self, request, *args, **kwargs)
+
+        return hook
+
+    namespace = {
+        "__module__": __name__,
+        "__doc__": f"`{wrapped}`, except for API-key requests.",
+        "__call__": __call__,
+        **{hook: unless_api_key(getattr(base, hook)) for hook in HOOKS if hasattr(base, hook)},
+    }
+    return type(base.__name__, (base,), namespace)
+
+
+SessionMiddleware = browser_only("django.contrib.sessions.middleware.SessionMiddleware")
+CsrfViewMiddleware = browser_only("django.middleware.csrf.CsrfViewMiddleware")
+AuthenticationMiddleware = browser_only("django.contrib.auth.middleware.AuthenticationMiddleware")
+MessageMiddleware = browser_only("django.contrib.messages.middleware.MessageMiddleware")
