@@ -26,7 +26,10 @@ class CreditSummary:
 
 
 # The engine's one definition of "usable" and of the consumption order (credits/sql/engine_v2.sql).
-_USABLE_SQL = "SELECT g.* FROM keel_credits_usable_v2(%s, %s) WITH ORDINALITY AS g ORDER BY g.ordinality"
+_USABLE_SQL = (
+    "SELECT c.* FROM keel_credits_usable_v2(%s, %s) WITH ORDINALITY AS g"
+    " JOIN credits c ON c.id = g.id ORDER BY g.ordinality"
+)
 
 
 def credits_usable_grants(*, tenant: Tenant, at_ms: int | None = None) -> list[Credit]:

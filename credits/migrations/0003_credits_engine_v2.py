@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunSQL(
-            pinned_sql(ENGINE_V2, sha256="b88ed49966948e26bb5b617e5b946b68e098232079ca566786c1e50984516625"),
+            pinned_sql(ENGINE_V2, sha256="15890e8c431c5eef5a3e466e85881aa6d12f1a751c4c0216077d32eacac632d3"),
             reverse_sql=[
                 "DROP FUNCTION keel_credits_consume_v2",
                 "DROP FUNCTION keel_credits_usable_v2",

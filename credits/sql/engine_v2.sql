@@ -15,15 +15,17 @@
 -- unexpired, with credits left; priority DESC, soonest expiry first (never-expiring
 -- last), then effective_at, created_at, id (docs/credits.md, "Consumption order").
 -- The one definition of both: the consumption below and credits.selectors (balance,
--- pages, API) read it. Callers keep its order with WITH ORDINALITY ... ORDER BY ordinality.
+-- pages, API; joined back to the rows) read it. Callers keep its order with
+-- WITH ORDINALITY ... ORDER BY ordinality. Only what consumption needs: the rest of a
+-- grant (its raw Stripe data, say) stays out of the hot path.
 CREATE OR REPLACE FUNCTION keel_credits_usable_v2(p_tenant uuid, p_at bigint)
-RETURNS SETOF credits
+RETURNS TABLE (id uuid, remaining_credits bigint)
 LANGUAGE plpgsql STABLE
 SET search_path FROM CURRENT
 AS $$
 BEGIN
     RETURN QUERY
-    SELECT c.* FROM credits c
+    SELECT c.id, c.remaining_credits FROM credits c
     WHERE c.tenant_id = p_tenant AND c.remaining_credits > 0 AND c.effective_at <= p_at
       AND (c.expires_at IS NULL OR c.expires_at > p_at)
     ORDER BY c.priority DESC, c.expires_at ASC NULLS LAST, c.effective_at ASC, c.created_at ASC, c.id ASC;
