@@ -6,8 +6,10 @@ from django.db.models import Sum
 
 from credits.models import Credit, CreditOverdraft, CreditTransaction, TransactionType
 from credits.services import credits_grant
+from credits.services._ledger import ADD_TYPE_FOR_MODE
 from organizations.models import TenantMemberCreditLimit
 from tests import factories
+from tests.credits.reference import Grant
 
 _sources = itertools.count()
 
@@ -72,3 +74,28 @@ def assert_invariants(tenant) -> None:
         )
         if limit != -1:
             assert used <= limit
+
+
+def give_both(
+    tenant, wallet, amount: int, *, source_id: str, now: int, priority: int = 50, effective_at=None, expires_at=None
+):
+    """A credit pack granted through the service and to the reference's wallet (reference.py) alike."""
+    credit = credits_grant(
+        tenant=tenant,
+        user=tenant.owner,
+        amount=amount,
+        mode="one_time:credits",
+        source_type="test",
+        source_id=source_id,
+        priority=priority,
+        effective_at=effective_at,
+        expires_at=expires_at,
+        now=now,
+    )
+    effective = now if effective_at is None else effective_at
+    wallet.grant(
+        Grant(credit.pk, amount, amount, priority, effective, expires_at, now),
+        add_type=ADD_TYPE_FOR_MODE["one_time:credits"].value,
+        description="Credit pack",
+    )
+    return credit

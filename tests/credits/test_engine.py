@@ -17,11 +17,10 @@ from core.errors import ApplicationError
 from credits.errors import NotAMember
 from credits.models import Credit
 from credits.selectors import credits_usable_grants
-from credits.services import consumption, credits_consume, credits_grant
-from credits.services._ledger import ADD_TYPE_FOR_MODE
+from credits.services import consumption, credits_consume
 from organizations.models import TenantMemberCreditLimit
 from tests.conftest import migration_sql
-from tests.credits.helpers import add_member, assert_invariants, give, make_org
+from tests.credits.helpers import add_member, assert_invariants, give, give_both, make_org
 from tests.credits.reference import Grant, Member, Wallet, consumed_from, ledger_of, refusal_from
 
 SQL_DIR = Path(settings.BASE_DIR) / "credits" / "sql"
@@ -114,23 +113,15 @@ class Side:
         self.wallet.members = {self.tenant.owner.pk: Member(), self.member.pk: Member(limit=member_limit)}
 
     def give(self, amount, *, priority=50, effective_at=None, expires_at=None, at):
-        credit = credits_grant(
-            tenant=self.tenant,
-            user=self.tenant.owner,
-            amount=amount,
-            mode="one_time:credits",
-            source_type="test",
+        give_both(
+            self.tenant,
+            self.wallet,
+            amount,
             source_id=f"g{at}",
+            now=at,
             priority=priority,
             effective_at=effective_at,
             expires_at=expires_at,
-            now=at,
-        )
-        effective = at if effective_at is None else effective_at
-        self.wallet.grant(
-            Grant(credit.pk, amount, amount, priority, effective, expires_at, at),
-            add_type=ADD_TYPE_FOR_MODE["one_time:credits"].value,
-            description="Credit pack",
         )
 
     def consume(self, user, amount, *, at, key=None):

@@ -24,11 +24,10 @@ from hypothesis.stateful import (
 from core.errors import ApplicationError
 from credits.models import Credit
 from credits.selectors import credits_summary
-from credits.services import credits_consume, credits_expire, credits_grant, credits_reverse, tenant_overdraft_configure
-from credits.services._ledger import ADD_TYPE_FOR_MODE
+from credits.services import credits_consume, credits_expire, credits_reverse, tenant_overdraft_configure
 from organizations.models import TenantMemberCreditLimit
-from tests.credits.helpers import add_member, assert_invariants, make_org, owed
-from tests.credits.reference import Grant, Member, Wallet, consumed_from, ledger_of, refusal_from
+from tests.credits.helpers import add_member, assert_invariants, give_both, make_org, owed
+from tests.credits.reference import Member, Wallet, consumed_from, ledger_of, refusal_from
 
 START = 1_800_000_000_000
 
@@ -63,22 +62,15 @@ class CreditsMachine(RuleBasedStateMachine):
         self.sources += 1
         effective_at = self.now + delay
         expires_at = None if expires_in is None else effective_at + expires_in
-        credit = credits_grant(
-            tenant=self.tenant,
-            user=self.tenant.owner,
-            amount=amount,
-            mode="one_time:credits",
-            source_type="test",
+        give_both(
+            self.tenant,
+            self.wallet,
+            amount,
             source_id=f"s{self.sources}",
+            now=self.now,
             priority=priority,
             effective_at=effective_at,
             expires_at=expires_at,
-            now=self.now,
-        )
-        self.wallet.grant(
-            Grant(credit.pk, amount, amount, priority, effective_at, expires_at, self.now),
-            add_type=ADD_TYPE_FOR_MODE["one_time:credits"].value,
-            description="Credit pack",
         )
 
     @rule(
