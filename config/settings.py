@@ -50,6 +50,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: an HTML error page Django rendered for an /api/ path (DEBUG's technical 404 and
+    # 500) becomes the API's error shape, as in production.
+    "core.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # core.middleware.*: Django's own, passed by for requests made with an API key, which need

@@ -63,3 +63,39 @@ SessionMiddleware = browser_only("django.contrib.sessions.middleware.SessionMidd
 CsrfViewMiddleware = browser_only("django.middleware.csrf.CsrfViewMiddleware")
 AuthenticationMiddleware = browser_only("django.contrib.auth.middleware.AuthenticationMiddleware")
 MessageMiddleware = browser_only("django.contrib.messages.middleware.MessageMiddleware")
+
+
+# What Django renders as an HTML page for an /api/ path, in the API's error shape instead.
+_API_ERRORS = {
+    400: ("bad_request", "The request could not be understood."),
+    403: ("permission_denied", "You do not have permission to do this."),
+    404: ("not_found", "Not found."),
+    500: ("server_error", "Something went wrong on our side."),
+}
+
+
+class ApiErrorShapeMiddleware:
+    """Every /api/ answer is JSON in the one error shape, DEBUG or not.
+
+    core.views' error handlers do it in production; with DEBUG on (`make run`)
+    Django renders its technical 404 and 500 pages instead of calling them, so
+    a client developed against the local site would get HTML where production
+    answers JSON. First in MIDDLEWARE: it sees the response every other layer
+    made. It replaces only an HTML error page, never a JSON answer.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code in _API_ERRORS
+            and request.path_info.startswith("/api/")
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            from core.api import error_json  # core.api imports DRF, which loads its settings late
+
+            code, detail = _API_ERRORS[response.status_code]
+            return error_json(response.status_code, code, detail)
+        return response

@@ -62,3 +62,39 @@ def test_a_bad_key_is_refused_without_the_session_it_came_with(org_and_key):
     response = client.get(f"/api/v1/orgs/{org.slug}/credits/", HTTP_AUTHORIZATION="Bearer keel_nope.nope")
 
     assert response.status_code == 401 and response.json()["code"] == "invalid_api_key"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nope/", "/api/v1/orgs/x/members/not-a-uuid/"])
+def test_with_debug_on_an_api_404_is_still_json_in_the_error_shape(client, settings, path):
+    """`make run` runs with DEBUG on, where Django renders its technical 404 page instead of handler404."""
+    settings.DEBUG = True
+
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"code": "not_found", "detail": "Not found."}
+
+
+def test_with_debug_on_a_page_404_stays_django_s_page(client, settings):
+    settings.DEBUG = True
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
+
+
+def test_with_debug_on_an_api_500_is_json_without_the_traceback(org_and_key, settings, monkeypatch):
+    from credits import api
+
+    def broken(self, request, slug):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(api.CreditSummaryView, "get", broken)
+    settings.DEBUG = True
+    org, raw_key = org_and_key
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}", raise_request_exception=False)
+
+    response = client.get(f"/api/v1/orgs/{org.slug}/credits/")
+
+    assert response.status_code == 500
+    assert response.json() == {"code": "server_error", "detail": "Something went wrong on our side."}
+    assert b"secret internals" not in response.content
