@@ -5,9 +5,10 @@
 Calls each side's WSGI application directly (no HTTP, no server), one request
 after another on one persistent database connection, and reports per request:
 the Python process's CPU, the PostgreSQL backend's CPU (from /proc, same
-machine), and wall time: medians of --rounds alternating runs. With --profile keel (or ceiling) it prints the top of
-a cProfile of that side too (PROFILE_SORT=tottime to rank by self time). Uses the benchmark's database (`keel_bench`,
-bench/credits_consume.py creates it).
+machine), and wall time: medians of --rounds alternating runs. With --profile
+keel (or ceiling) it prints the top of a cProfile of that side too
+(PROFILE_SORT=tottime ranks by self time). Uses the benchmark's database
+(`keel_bench`, which bench/credits_consume.py creates).
 """
 
 import argparse
