@@ -11,13 +11,12 @@ from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.contrib.auth.models import Group
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import path
+from django.urls import path, reverse
 
 from accounts.forms import ProfileForm
 from accounts.models import User, UserEmail, UserEmailPreference, UserProviderCustomer, UserStatus
 from accounts.services import user_set_status, user_update_profile
 from core.admin import ReadOnlyAdmin, ReadOnlyMixin, ReadOnlyTabularInline, link_column, ms_column
-from core.errors import ApplicationError
 
 # Keel's User has no groups or model permissions (its system role decides), so a Group does nothing.
 admin.site.unregister(Group)
@@ -129,20 +128,17 @@ class UserAdmin(ReadOnlyAdmin):
             request.POST or None,
             initial={f: getattr(user, f) for f in ("username", "first_name", "last_name", "avatar_url")},
         )
-        if request.method == "POST" and form.is_valid():
-            try:
-                user = user_update_profile(user=user, **{f: form.cleaned_data[f] for f in form.fields})
-            except ApplicationError as error:
-                form.add_service_error(error)
-            else:
-                messages.success(request, f"Saved the profile of {user.username}.")
-                return redirect("admin:accounts_user_change", user.pk)
-        return self.form_page(
+
+        def apply(data):
+            saved = user_update_profile(user=user, **data)
+            return f"Saved the profile of {saved.username}.", reverse("admin:accounts_user_change", args=[saved.pk])
+
+        return self.service_form_view(
             request,
+            form,
+            apply=apply,
             title="Edit profile",
-            form=form,
             obj=user,
-            status=400 if form.errors else 200,
             intro="The same rules as the user's own profile page (a free, valid username).",
         )
 

@@ -5,6 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.models import EmailType
 from core.errors import ApplicationError
+from core.forms import form_error
 
 PASSWORD_HELP = "At least 12 characters; not a common password, not all digits, not like your username or email."
 
@@ -23,8 +24,7 @@ class ServiceErrorsMixin:
     """Show an ApplicationError on its field, or above the form if it names none."""
 
     def add_service_error(self, exc: ApplicationError) -> None:
-        field = exc.field if exc.field in self.fields else None
-        self.add_error(field, exc.detail)
+        form_error(self, exc)
 
 
 class SignupForm(ServiceErrorsMixin, forms.Form):

@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from core.errors import ApplicationError
+from core.forms import form_error
 from core.time import ms_to_datetime
 
 # The submit button of an action's own page: only a POST carrying it writes, so the
@@ -182,6 +183,19 @@ class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def object_label(self, obj) -> str:
         """How an object is named in messages and on action pages."""
         return str(obj)
+
+    def service_form_view(self, request, form, *, apply: Callable[[dict], tuple[str, str]], title: str, **page):
+        """A form whose submission calls a service: `apply(cleaned_data)` calls it and returns
+        (success message, where to go). A refusal shows on the form (field, else above it), 400."""
+        if request.method == "POST" and form.is_valid():
+            try:
+                message, location = apply(form.cleaned_data)
+            except ApplicationError as error:
+                form_error(form, error)
+            else:
+                messages.success(request, message)
+                return redirect(location)
+        return self.form_page(request, title=title, form=form, status=400 if form.errors else 200, **page)
 
     def form_page(self, request, *, title: str, form, status: int = 200, intro: str = "", obj=None):
         """A service-backed form (a grant, an overdraft, an organization's name) in the admin's layout."""

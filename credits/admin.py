@@ -5,12 +5,13 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
-from django.shortcuts import redirect, render
-from django.urls import path
+from django.shortcuts import render
+from django.urls import path, reverse
 
 from accounts.models import User
 from core.admin import ReadOnlyAdmin, json_column, link_column, ms_column
 from core.errors import ApplicationError
+from core.forms import form_error
 from core.time import now_ms
 from credits import services
 from credits.forms import OverdraftForm, StaffApiKeyForm, StaffGrantForm
@@ -56,29 +57,27 @@ class CreditAdmin(ReadOnlyAdmin):
 
     def grant_view(self, request):
         form = StaffGrantAdminForm(request.POST or None, initial={"grant_id": uuid.uuid4()})
-        if request.method == "POST" and form.is_valid():
-            data, at_ms = form.cleaned_data, now_ms()
-            try:
-                grant = services.credits_grant_staff(
-                    tenant=data["organization"],
-                    staff=request.user,
-                    amount=data["amount"],
-                    reason=data["reason"],
-                    priority=data["priority"],
-                    expires_at=form.expires_at(at_ms),
-                    grant_id=data["grant_id"],
-                    now=at_ms,
-                )
-            except ApplicationError as error:
-                form.add_error(error.field if error.field in form.fields else None, error.detail)
-            else:
-                messages.success(request, f"Granted {grant.total_credits} credits to {data['organization'].slug}.")
-                return redirect("admin:credits_credit_change", grant.pk)
-        return self.form_page(
+
+        def apply(data):
+            at_ms = now_ms()
+            grant = services.credits_grant_staff(
+                tenant=data["organization"],
+                staff=request.user,
+                amount=data["amount"],
+                reason=data["reason"],
+                priority=data["priority"],
+                expires_at=form.expires_at(at_ms),
+                grant_id=data["grant_id"],
+                now=at_ms,
+            )
+            message = f"Granted {grant.total_credits} credits to {data['organization'].slug}."
+            return message, reverse("admin:credits_credit_change", args=[grant.pk])
+
+        return self.service_form_view(
             request,
+            form,
+            apply=apply,
             title="Grant credits",
-            form=form,
-            status=400 if form.errors else 200,
             intro="A staff grant (mode “grant”) goes to the organization's wallet and the ledger, "
             "and pays back any overdraft first.",
         )
@@ -124,20 +123,18 @@ class CreditOverdraftAdmin(ReadOnlyAdmin):
         return [path("configure/", view, name="credits_creditoverdraft_configure"), *super().get_urls()]
 
     def configure_view(self, request):
-        form = OverdraftForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            tenant = form.cleaned_data["organization"]
-            services.tenant_overdraft_configure(
-                tenant=tenant, enabled=form.cleaned_data["enabled"], limit=form.cleaned_data["limit"]
+        def apply(data):
+            tenant = services.tenant_overdraft_configure(
+                tenant=data["organization"], enabled=data["enabled"], limit=data["limit"]
             )
             state = f"allowed up to {tenant.overdraft_limit}" if tenant.overdraft_enabled else "off"
-            messages.success(request, f"Overdraft for {tenant.slug}: {state}.")
-            return redirect("admin:credits_creditoverdraft_changelist")
-        return self.form_page(
+            return f"Overdraft for {tenant.slug}: {state}.", reverse("admin:credits_creditoverdraft_changelist")
+
+        return self.service_form_view(
             request,
+            OverdraftForm(request.POST or None),
+            apply=apply,
             title="Configure overdraft",
-            form=form,
-            status=400 if form.errors else 200,
             intro="Off by default. When allowed, consumption beyond the balance is recorded as owed, "
             "up to the limit, and the next credits received pay it back first.",
         )
@@ -179,7 +176,7 @@ class ApiKeyAdmin(ReadOnlyAdmin):
                 try:
                     api_key, raw_key = services.api_key_create(tenant=tenant, user=user, name=form.cleaned_data["name"])
                 except ApplicationError as error:
-                    form.add_error(error.field if error.field in form.fields else None, error.detail)
+                    form_error(form, error)
                 else:
                     context = {
                         **self.admin_site.each_context(request),

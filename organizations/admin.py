@@ -5,7 +5,7 @@ when a membership ends) and the same emails as the organization's own pages."""
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import path
+from django.urls import path, reverse
 
 from core.admin import (
     ReadOnlyAdmin,
@@ -16,9 +16,8 @@ from core.admin import (
     link_column,
     ms_column,
 )
-from core.errors import ApplicationError
 from organizations import services
-from organizations.forms import CreditLimitForm, OrganizationSettingsForm, RoleForm, form_error
+from organizations.forms import CreditLimitForm, OrganizationSettingsForm, RoleForm
 from organizations.models import Tenant, TenantInvitation, TenantMember, TenantMemberCreditLimit, TenantSlug
 
 
@@ -89,26 +88,19 @@ class TenantAdmin(ReadOnlyAdmin):
         form = OrganizationSettingsForm(
             request.POST or None, initial={"name": tenant.name, "slug": tenant.slug, "logo_url": tenant.logo_url}
         )
-        if request.method == "POST" and form.is_valid():
-            try:
-                tenant = services.tenant_update(
-                    tenant=tenant,
-                    actor=None,
-                    name=form.cleaned_data["name"],
-                    slug=form.cleaned_data["slug"],
-                    logo_url=form.cleaned_data["logo_url"],
-                )
-            except ApplicationError as error:
-                form_error(form, error)
-            else:
-                messages.success(request, f"Saved {tenant.name} ({tenant.slug}).")
-                return redirect("admin:organizations_tenant_change", tenant.pk)
-        return self.form_page(
+
+        def apply(data):
+            saved = services.tenant_update(
+                tenant=tenant, actor=None, name=data["name"], slug=data["slug"], logo_url=data["logo_url"]
+            )
+            return f"Saved {saved.name} ({saved.slug}).", reverse("admin:organizations_tenant_change", args=[saved.pk])
+
+        return self.service_form_view(
             request,
+            form,
+            apply=apply,
             title="Edit name, slug, logo",
-            form=form,
             obj=tenant,
-            status=400 if form.errors else 200,
             intro="A changed slug is kept as a former slug, so old links keep working.",
         )
 

@@ -2,14 +2,7 @@
 
 from django import forms
 
-from core.errors import ApplicationError
 from organizations.models import UNLIMITED, MemberRole, Permission
-
-
-def form_error(form: forms.Form, error: ApplicationError) -> None:
-    """Show a service's refusal on the field it concerns, else above the form."""
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, error.detail)
 
 
 class OrganizationForm(forms.Form):

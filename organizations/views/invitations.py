@@ -6,8 +6,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 
 from core.errors import ApplicationError, PermissionDenied
+from core.forms import form_error
 from organizations import selectors, services
-from organizations.forms import InvitationForm, form_error
+from organizations.forms import InvitationForm
 from organizations.models import Permission
 from organizations.selectors import InvitationState
 from organizations.tenancy import SESSION_KEY

@@ -3,8 +3,9 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 
 from core.errors import ApplicationError, PermissionDenied
+from core.forms import form_error
 from organizations import selectors, services
-from organizations.forms import CreditLimitForm, RoleForm, form_error
+from organizations.forms import CreditLimitForm, RoleForm
 from organizations.models import Permission
 from organizations.tenancy import OwnerOnly, member_can, member_sees_all_usage
 from organizations.views.common import forbidden, tenant_page

@@ -6,8 +6,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
+from core.forms import form_error
 from organizations import selectors, services
-from organizations.forms import DeleteForm, OrganizationForm, OrganizationSettingsForm, TransferForm, form_error
+from organizations.forms import DeleteForm, OrganizationForm, OrganizationSettingsForm, TransferForm
 from organizations.models import MemberRole, Permission
 from organizations.tenancy import SESSION_KEY, OwnerOnly, member_can
 from organizations.views.common import tenant_page
