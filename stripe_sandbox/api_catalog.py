@@ -70,8 +70,13 @@ def _set_default_payment_method(ctx, customer: dict, params: Params) -> None:
 
 def create_customer(ctx) -> dict:
     params = ctx.params
-    params.reject_unknown(*CUSTOMER_PARAMS, "payment_method")
-    customer = flows.create_customer(ctx, **_customer_fields(params), metadata=params.metadata() or {})
+    params.reject_unknown(*CUSTOMER_PARAMS, "payment_method", "test_clock")
+    clock_id = params.text("test_clock")
+    if clock_id:
+        ctx.store.get(clock_id, "test_helpers.test_clock", param="test_clock", status=400)
+    customer = flows.create_customer(
+        ctx, **_customer_fields(params), metadata=params.metadata() or {}, test_clock=clock_id
+    )
     if params.text("payment_method"):
         payment_method = flows.attach_payment_method(ctx, params.text("payment_method"), customer, "payment_method")
         settings = params.nested("invoice_settings")

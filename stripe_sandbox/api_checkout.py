@@ -5,6 +5,7 @@ from .api_catalog import live_customer
 from .formdata import Params, merge_metadata
 from .listing import list_endpoint, paginate
 from .objects import DAY, new_checkout_item, new_checkout_session, new_portal_session
+from .trials import TRIAL_PARAMS, trial_end, trial_request
 
 CHECKOUT_PARAMS = (
     "mode",
@@ -45,7 +46,18 @@ def create_checkout_session(ctx) -> dict:
             "The `expires_at` timestamp must be between 30 minutes and 24 hours from now.", "expires_at"
         )
 
-    subscription_data = _sub_params(params, "subscription_data", ("metadata", "description"))
+    subscription_data = _sub_params(params, "subscription_data", ("metadata", "description", *TRIAL_PARAMS))
+    trial = trial_request(subscription_data)
+    if mode == "payment" and len(trial) > 1:
+        raise errors.invalid("A trial needs mode=subscription.", "subscription_data")
+    if trial.get("end") == "now":
+        raise errors.invalid("Invalid timestamp: must be in the future", "subscription_data[trial_end]")
+    if "end" in trial and trial["end"] < now + 2 * DAY:
+        # Checkout's own rule: a trial_end at least 48 hours ahead.
+        raise errors.invalid(
+            "The `trial_end` date has to be at least 2 days in the future.", "subscription_data[trial_end]"
+        )
+    trial_end(trial, now, param="subscription_data[trial_end]")
     payment_intent_data = _sub_params(params, "payment_intent_data", ("metadata", "description"))
     amount = sum(price["unit_amount"] * quantity for price, quantity in prices)
     session = new_checkout_session(
@@ -86,6 +98,7 @@ def create_checkout_session(ctx) -> dict:
     store.checkout_details[session["id"]] = {
         "items": [item["id"] for item in items],
         "subscription_metadata": subscription_data.metadata() or {},
+        "trial": trial,
         "payment_intent_metadata": payment_intent_data.metadata() or {},
     }
     return session

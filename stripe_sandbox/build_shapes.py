@@ -24,11 +24,13 @@ RESOURCES = (
     "checkout.session",
     "customer",
     "deleted_customer",
+    "deleted_invoiceitem",
     "deleted_product",
     "deleted_webhook_endpoint",
     "event",
     "invoice",
     "invoice_payment",
+    "invoiceitem",
     "item",
     "line_item",
     "payment_intent",
@@ -39,6 +41,9 @@ RESOURCES = (
     "refund",
     "subscription",
     "subscription_item",
+    "subscription_schedule",
+    "test_helpers.test_clock",
+    "deleted_test_helpers.test_clock",
     "webhook_endpoint",
 )
 

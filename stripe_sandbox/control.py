@@ -31,9 +31,10 @@ def card_number(ctx) -> str:
 def complete_checkout(ctx, session_id: str) -> dict:
     ctx.params.reject_unknown("card", "email", "name")
     session = ctx.store.get(session_id, "checkout.session")
-    return flows.complete_checkout(
-        ctx, session, card_number=card_number(ctx), email=ctx.params.text("email"), name=ctx.params.text("name")
-    )
+    with ctx.store.at(flows.customer_time(ctx.store, session["customer"])):
+        return flows.complete_checkout(
+            ctx, session, card_number=card_number(ctx), email=ctx.params.text("email"), name=ctx.params.text("name")
+        )
 
 
 def cancel_checkout(ctx, session_id: str) -> dict:
@@ -67,6 +68,42 @@ def set_customer_card(ctx, customer_id: str) -> dict:
     return payment_method
 
 
+def billing_settings(ctx) -> dict:
+    """The account's Billing settings the clock follows (reset restores the defaults):
+    `upcoming_renewal_days`, `retry_days` (comma-separated days after each failed attempt),
+    `subscription_after_retries` (canceled, unpaid, past_due) and `invoice_after_retries`
+    (past_due, uncollectible)."""
+    params, settings = ctx.params, ctx.store.settings
+    params.reject_unknown("upcoming_renewal_days", "retry_days", "subscription_after_retries", "invoice_after_retries")
+    if "upcoming_renewal_days" in params:
+        settings.upcoming_renewal_days = params.integer("upcoming_renewal_days", minimum=1)
+    if "retry_days" in params:
+        settings.retry_days = parse_retry_days(params.text("retry_days") or "")
+    if "subscription_after_retries" in params:
+        settings.subscription_after_retries = params.text(
+            "subscription_after_retries", choices=settings.SUBSCRIPTION_OUTCOMES
+        )
+    if "invoice_after_retries" in params:
+        settings.invoice_after_retries = params.text("invoice_after_retries", choices=settings.INVOICE_OUTCOMES)
+    return {
+        "upcoming_renewal_days": settings.upcoming_renewal_days,
+        "retry_days": list(settings.retry_days),
+        "subscription_after_retries": settings.subscription_after_retries,
+        "invoice_after_retries": settings.invoice_after_retries,
+    }
+
+
+def parse_retry_days(text: str) -> tuple[int, ...]:
+    """`3,5,7`: up to four retries, each a number of days (1 to 30) after the attempt before."""
+    try:
+        days = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise errors.invalid("retry_days must be comma-separated whole days, e.g. 3,5,7.", "retry_days") from None
+    if len(days) > 4 or any(not 1 <= day <= 30 for day in days):
+        raise errors.invalid("Up to 4 retries, each 1 to 30 days after the previous attempt.", "retry_days")
+    return days
+
+
 def delete_price(ctx, price_id: str) -> dict:
     # The API cannot delete prices; the Dashboard can, and then Stripe sends price.deleted.
     ctx.params.reject_unknown()
@@ -84,4 +121,5 @@ ROUTES = [
     ("POST", "/_sandbox/subscriptions/{subscription_id}/advance", advance_subscription),
     ("POST", "/_sandbox/customers/{customer_id}/card", set_customer_card),
     ("DELETE", "/_sandbox/prices/{price_id}", delete_price),
+    ("POST", "/_sandbox/settings", billing_settings),
 ]

@@ -11,6 +11,7 @@ from .objects import (
     add_interval,
     new_customer,
     new_invoice,
+    new_invoice_item_line,
     new_invoice_line,
     new_invoice_payment,
     new_subscription,
@@ -26,10 +27,33 @@ from .payment_objects import (
     new_payment_method,
     new_refund,
 )
+from .trials import trial_end
 
-# Stripe's default Smart Retries schedule starts again three days after a failed renewal.
-RETRY_AFTER_FAILURE = 3 * DAY
 ENDED_STATUSES = ("canceled", "incomplete_expired")
+
+
+def invoice_subscription_id(invoice: dict) -> str | None:
+    details = (invoice.get("parent") or {}).get("subscription_details")
+    return details["subscription"] if details else None
+
+
+def current_period(sub: dict) -> tuple[int, int]:
+    item = sub["items"]["data"][0]
+    return item["current_period_start"], item["current_period_end"]
+
+
+def set_period(sub: dict, period: tuple[int, int]) -> None:
+    for item in sub["items"]["data"]:
+        item["current_period_start"], item["current_period_end"] = period
+
+
+def customer_time(store, customer: dict | str | None) -> int | None:
+    """The frozen time of the test clock `customer` belongs to (None: the wall clock)."""
+    if isinstance(customer, str):
+        customer = store.find(customer, "customer")
+    clock_id = customer and customer.get("test_clock")
+    clock = store.find(clock_id, "test_helpers.test_clock") if clock_id else None
+    return clock["frozen_time"] if clock else None
 
 
 def create_customer(ctx, **fields) -> dict:
@@ -127,18 +151,22 @@ def complete_checkout(ctx, session: dict, *, card_number: str, email: str | None
             raise errors.card_declined()
         customer = _checkout_customer(ctx, session, email, name)
         payment_method = attach_card(ctx, customer, card_number)
+        details = store.checkout_details[session["id"]]
+        trial = details["trial"]
         subscription, invoice = start_subscription(
             ctx,
             customer=customer,
             payment_method=payment_method,
             items=[(item["price"], item["quantity"]) for item in checkout_items(store, session)],
-            metadata=dict(store.checkout_details[session["id"]]["subscription_metadata"]),
+            metadata=dict(details["subscription_metadata"]),
+            trial_end=trial_end(trial, store.now(), param="subscription_data[trial_end]"),
+            missing_payment_method=trial["missing_payment_method"],
         )
         session.update(subscription=subscription["id"], invoice=invoice["id"])
 
     session.update(
         status="complete",
-        payment_status="paid",
+        payment_status=_checkout_payment_status(store, session),
         customer=customer["id"],
         customer_details={
             "address": None,
@@ -155,6 +183,13 @@ def complete_checkout(ctx, session: dict, *, card_number: str, email: str | None
     )
     store.emit("checkout.session.completed", session, ctx.request)
     return session
+
+
+def _checkout_payment_status(store, session: dict) -> str:
+    """`paid`, or `no_payment_required` when nothing was charged (a trial)."""
+    if session["mode"] == "subscription" and not store.get(session["invoice"], "invoice")["amount_paid"]:
+        return "no_payment_required"
+    return "paid"
 
 
 def checkout_items(store, session: dict) -> list[dict]:
@@ -204,14 +239,21 @@ def start_subscription(
     items: list[tuple[dict, int]],
     metadata: dict,
     collect: bool = True,
+    trial_end: int | None = None,
+    missing_payment_method: str = "create_invoice",
 ) -> tuple[dict, dict]:
     """A new subscription and its first invoice, charged at once unless `collect` is False.
     It is `incomplete` until that invoice is paid, then `active` (a
-    customer.subscription.updated event)."""
+    customer.subscription.updated event). With `trial_end` it is `trialing` until then and
+    its first invoice is a paid one of 0 for the trial."""
     store = ctx.store
     now = store.now()
     first_price = items[0][0]
-    period = (now, add_interval(now, first_price["recurring"]["interval"], first_price["recurring"]["interval_count"]))
+    if trial_end is not None:
+        period = (now, trial_end)
+    else:
+        recurring = first_price["recurring"]
+        period = (now, add_interval(now, recurring["interval"], recurring["interval_count"]))
     subscription = new_subscription(
         store,
         billing_cycle_anchor=now,
@@ -221,7 +263,11 @@ def start_subscription(
         default_payment_method=payment_method["id"] if payment_method else None,
         metadata=metadata,
         start_date=now,
-        status="incomplete",
+        status="incomplete" if trial_end is None else "trialing",
+        test_clock=customer["test_clock"],
+        trial_start=now if trial_end is not None else None,
+        trial_end=trial_end,
+        trial_settings={"end_behavior": {"missing_payment_method": missing_payment_method}},
     )
     subscription["items"]["data"] = [
         new_subscription_item(store, price=price, quantity=quantity, subscription=subscription["id"], period=period)
@@ -229,20 +275,34 @@ def start_subscription(
     ]
     # A customer takes the currency of their first subscription, without an event.
     customer["currency"] = customer["currency"] or subscription["currency"]
-    invoice = _subscription_invoice(ctx, subscription, "subscription_create", period, (now, now), now)
+    invoice = subscription_invoice(
+        ctx, subscription, "subscription_create", period, (now, now), now, trial=trial_end is not None
+    )
     subscription["latest_invoice"] = invoice["id"]
     store.emit("customer.subscription.created", subscription, ctx.request)
     store.emit("invoice.created", invoice, ctx.request)
     finalize_invoice(ctx, invoice)
-    if collect and pay_invoice(ctx, invoice, payment_method):
+    if trial_end is not None:
+        pay_invoice(ctx, invoice, payment_method)  # nothing to charge: paid at once
+    elif collect and pay_invoice(ctx, invoice, payment_method):
         with store.updating(subscription, "customer.subscription.updated", ctx.request):
             subscription["status"] = "active"
     return subscription, invoice
 
 
-def _subscription_invoice(
-    ctx, subscription: dict, billing_reason: str, period: tuple[int, int], invoice_period: tuple[int, int], created: int
+def subscription_invoice(
+    ctx,
+    subscription: dict,
+    billing_reason: str,
+    period: tuple[int, int],
+    invoice_period: tuple[int, int],
+    created: int,
+    *,
+    trial: bool = False,
+    lines: bool = True,
 ) -> dict:
+    """A draft invoice of `subscription`: a line per item for `period` (0 in a trial, none
+    when `lines` is False) and every pending invoice item of the subscription."""
     store = ctx.store
     customer = store.get(subscription["customer"], "customer")
     invoice = new_invoice(
@@ -256,28 +316,60 @@ def _subscription_invoice(
         # just ended; the period being paid for is on the lines.
         period_start=invoice_period[0],
         period_end=invoice_period[1],
+        test_clock=subscription["test_clock"],
     )
-    invoice["lines"]["data"] = [
-        new_invoice_line(
-            store,
-            invoice=invoice,
-            item=item,
-            product=store.get(item["price"]["product"], "product"),
-            subscription=subscription,
-            period=period,
-        )
-        for item in subscription["items"]["data"]
-    ]
+    if lines:
+        invoice["lines"]["data"] = [
+            new_invoice_line(
+                store,
+                invoice=invoice,
+                item=item,
+                product=store.get(item["price"]["product"], "product"),
+                subscription=subscription,
+                period=period,
+                trial=trial,
+            )
+            for item in subscription["items"]["data"]
+        ]
+    # Pending invoice items join: the subscription's (prorations, items added for it) and
+    # the customer's that name no subscription.
+    for invoice_item in store.all(
+        "invoiceitem",
+        lambda ii: (
+            ii["invoice"] is None
+            and ii["customer"] == subscription["customer"]
+            and invoice_item_subscription(ii) in (None, subscription["id"])
+        ),
+    )[::-1]:
+        add_invoice_item_line(store, invoice, invoice_item)
+    compute_totals(invoice)
+    return invoice
+
+
+def invoice_item_subscription(invoice_item: dict) -> str | None:
+    details = (invoice_item.get("parent") or {}).get("subscription_details")
+    return details["subscription"] if details else None
+
+
+def add_invoice_item_line(store, invoice: dict, invoice_item: dict) -> dict:
+    """`invoice_item` joins the draft `invoice` as a line."""
+    invoice_item["invoice"] = invoice["id"]
+    line = new_invoice_item_line(store, invoice=invoice, invoice_item=invoice_item)
+    invoice["lines"]["data"].append(line)
+    return line
+
+
+def compute_totals(invoice: dict) -> None:
     total = sum(line["amount"] for line in invoice["lines"]["data"])
+    due = max(total, 0)
     invoice.update(
-        amount_due=total,
-        amount_remaining=total,
+        amount_due=due,
+        amount_remaining=due - invoice["amount_paid"],
         subtotal=total,
         subtotal_excluding_tax=total,
         total=total,
         total_excluding_tax=total,
     )
-    return invoice
 
 
 def finalize_invoice(ctx, invoice: dict) -> None:
@@ -285,33 +377,46 @@ def finalize_invoice(ctx, invoice: dict) -> None:
     customer = store.get(invoice["customer"], "customer")
     number = f"{customer['invoice_prefix']}-{customer['next_invoice_sequence']:04d}"
     customer["next_invoice_sequence"] += 1
+    # The customer's balance (negative: credit, e.g. from a downgrade's proration) is
+    # applied to the invoice; a negative total becomes credit.
+    starting_balance = customer["balance"]
+    owed = invoice["total"] + starting_balance
+    with store.updating(customer, "customer.updated", ctx.request):
+        customer["balance"] = min(owed, 0)
+    amount_due = max(owed, 0)
+    now = store.now()
     invoice.update(
         status="open",
         number=number,
-        effective_at=invoice["created"],
-        ending_balance=0,
-        starting_balance=0,
+        effective_at=now,
+        amount_due=amount_due,
+        amount_remaining=amount_due,
+        ending_balance=min(owed, 0),
+        starting_balance=starting_balance,
         automatically_finalizes_at=None,
         hosted_invoice_url=f"{ctx.base_url}/invoices/{invoice['id']}",
         invoice_pdf=f"{ctx.base_url}/invoices/{invoice['id']}/pdf",
     )
-    invoice["status_transitions"]["finalized_at"] = invoice["created"]
+    invoice["status_transitions"]["finalized_at"] = now
     store.emit("invoice.finalized", invoice, ctx.request)
 
 
 def pay_invoice(ctx, invoice: dict, payment_method: dict | None) -> bool:
     """Attempt to collect an open invoice; returns whether it is now paid."""
     store = ctx.store
+    if invoice["amount_remaining"] == 0:
+        _invoice_paid(ctx, invoice, paid_at=store.now())
+        return True
+    before = {key: invoice[key] for key in ("attempted", "attempt_count", "next_payment_attempt")}
     invoice.update(attempted=True, attempt_count=invoice["attempt_count"] + 1)
     if payment_method is None:
-        return _invoice_payment_failed(ctx, invoice)
+        return _invoice_payment_failed(ctx, invoice, before)
 
     invoice_payment = next(iter(store.all("invoice_payment", lambda p: p["invoice"] == invoice["id"])), None)
     if invoice_payment is None:
         payment_intent = new_payment_intent(
             store,
             amount=invoice["amount_remaining"],
-            created=invoice["created"],
             currency=invoice["currency"],
             customer=invoice["customer"],
             description="Subscription creation"
@@ -319,6 +424,7 @@ def pay_invoice(ctx, invoice: dict, payment_method: dict | None) -> bool:
             else "Subscription update",
             metadata={},
         )
+        payment_intent["created"] = store.now()
         store.emit("payment_intent.created", payment_intent, ctx.request)
         invoice_payment = new_invoice_payment(store, invoice=invoice, payment_intent=payment_intent)
     else:
@@ -326,37 +432,67 @@ def pay_invoice(ctx, invoice: dict, payment_method: dict | None) -> bool:
 
     charge = charge_payment_intent(ctx, payment_intent, payment_method)
     if not charge["paid"]:
-        return _invoice_payment_failed(ctx, invoice)
+        return _invoice_payment_failed(ctx, invoice, before)
 
-    paid_at = charge["created"]
     invoice_payment.update(amount_paid=charge["amount"], status="paid")
-    invoice_payment["status_transitions"]["paid_at"] = paid_at
+    invoice_payment["status_transitions"]["paid_at"] = charge["created"]
     store.emit("invoice_payment.paid", invoice_payment, ctx.request)
+    _invoice_paid(ctx, invoice, paid_at=charge["created"])
+    return True
+
+
+def _invoice_paid(ctx, invoice: dict, *, paid_at: int) -> None:
     invoice.update(
         status="paid",
         amount_paid=invoice["amount_due"],
         amount_remaining=0,
+        attempted=True,
         next_payment_attempt=None,
         auto_advance=False,
     )
     invoice["status_transitions"]["paid_at"] = paid_at
-    store.emit("invoice.paid", invoice, ctx.request)
-    store.emit("invoice.payment_succeeded", invoice, ctx.request)
-    _update_delinquency(ctx, store.get(invoice["customer"], "customer"))
-    return True
-
-
-def _invoice_payment_failed(ctx, invoice: dict) -> bool:
-    # A renewal happens at the subscription's clock time, which may be ahead of the wall clock.
-    invoice["next_payment_attempt"] = max(ctx.store.now(), invoice["created"]) + RETRY_AFTER_FAILURE
-    ctx.store.emit("invoice.payment_failed", invoice, ctx.request)
+    ctx.store.emit("invoice.paid", invoice, ctx.request)
+    ctx.store.emit("invoice.payment_succeeded", invoice, ctx.request)
     _update_delinquency(ctx, ctx.store.get(invoice["customer"], "customer"))
+
+
+def _invoice_payment_failed(ctx, invoice: dict, before: dict) -> bool:
+    """The attempt failed: the next one follows the account's retry schedule (days after
+    this attempt); the first invoice of a new subscription and the last retry have none."""
+    store = ctx.store
+    retry_days = store.settings.retry_days
+    retries_done = invoice["attempt_count"] - 1
+    if (
+        invoice["billing_reason"] == "subscription_create"
+        or retries_done >= len(retry_days)
+        or not invoice["auto_advance"]
+    ):
+        invoice["next_payment_attempt"] = None
+    else:
+        invoice["next_payment_attempt"] = store.now() + retry_days[retries_done] * DAY
+    store.emit("invoice.payment_failed", invoice, ctx.request)
+    previous = {key: value for key, value in before.items() if invoice[key] != value}
+    store.emit("invoice.updated", invoice, ctx.request, previous)
+    _update_delinquency(ctx, store.get(invoice["customer"], "customer"))
     return False
+
+
+def mark_uncollectible(ctx, invoice: dict) -> None:
+    invoice.update(status="uncollectible", next_payment_attempt=None, auto_advance=False)
+    invoice["status_transitions"]["marked_uncollectible_at"] = ctx.store.now()
+    ctx.store.emit("invoice.marked_uncollectible", invoice, ctx.request)
+
+
+def void_invoice(ctx, invoice: dict) -> None:
+    invoice.update(status="void", next_payment_attempt=None, auto_advance=False, amount_remaining=0)
+    invoice["status_transitions"]["voided_at"] = ctx.store.now()
+    ctx.store.emit("invoice.voided", invoice, ctx.request)
 
 
 def _update_delinquency(ctx, customer: dict) -> None:
     unpaid = ctx.store.all(
-        "invoice", lambda i: i["customer"] == customer["id"] and i["status"] == "open" and i["attempted"]
+        "invoice",
+        lambda i: i["customer"] == customer["id"] and i["status"] in ("open", "uncollectible") and i["attempted"],
     )
     with ctx.store.updating(customer, "customer.updated", ctx.request):
         customer["delinquent"] = bool(unpaid)
@@ -369,46 +505,35 @@ def subscription_payment_method(store, subscription: dict) -> dict | None:
 
 
 def retry_invoice(ctx, invoice: dict, payment_method: dict | None) -> bool:
-    """`POST /v1/invoices/{id}/pay`: pays an open invoice; a paid invoice brings a past_due
-    (or incomplete) subscription back to `active`."""
-    if invoice["status"] != "open":
+    """`POST /v1/invoices/{id}/pay`: pays an open (or uncollectible) invoice; a paid invoice
+    brings a past_due, unpaid or incomplete subscription back to `active`."""
+    if invoice["status"] not in ("open", "uncollectible"):
         raise errors.invalid(f"Invoice is already {invoice['status']}.", code="invoice_not_open")
-    subscription_id = invoice["parent"]["subscription_details"]["subscription"]
-    subscription = ctx.store.get(subscription_id, "subscription")
+    subscription = ctx.store.get(invoice_subscription_id(invoice), "subscription")
     paid = pay_invoice(ctx, invoice, payment_method or subscription_payment_method(ctx.store, subscription))
-    if paid and subscription["status"] in ("past_due", "incomplete"):
+    if paid and subscription["status"] in ("past_due", "unpaid", "incomplete"):
         with ctx.store.updating(subscription, "customer.subscription.updated", ctx.request):
             subscription["status"] = "active"
     return paid
 
 
 def advance_subscription(ctx, subscription: dict) -> dict | None:
-    """Move a subscription to the end of its current period, like a Stripe test clock: it
-    ends if it was set to cancel, otherwise it renews and its renewal invoice is charged.
-    Returns the renewal invoice."""
-    store = ctx.store
+    """`/_sandbox/subscriptions/{id}/advance`, for a subscription on no test clock: its own
+    time moves to the end of its current period (or trial) and through the hour its renewal
+    invoice stays a draft, doing what a clock would on the way (docs/stripe-sandbox.md).
+    Returns the renewal invoice, if there is one."""
+    from .lifecycle import DRAFT_WINDOW, run_until
+
     if subscription["status"] in ENDED_STATUSES:
         raise errors.invalid(f"This subscription is {subscription['status']} and cannot be advanced.")
-    items = subscription["items"]["data"]
-    boundary = items[0]["current_period_end"]
-    if subscription["cancel_at"] is not None and subscription["cancel_at"] <= boundary:
-        _end_subscription(ctx, subscription, ended_at=subscription["cancel_at"])
-        return None
-
-    recurring = items[0]["price"]["recurring"]
-    old_period = (items[0]["current_period_start"], boundary)
-    new_period = (boundary, add_interval(boundary, recurring["interval"], recurring["interval_count"]))
-    invoice = _subscription_invoice(ctx, subscription, "subscription_cycle", new_period, old_period, boundary)
-    with store.updating(subscription, "customer.subscription.updated", ctx.request):
-        for item in items:
-            item["current_period_start"], item["current_period_end"] = new_period
-        subscription["latest_invoice"] = invoice["id"]
-    store.emit("invoice.created", invoice, ctx.request)
-    finalize_invoice(ctx, invoice)
-    paid = pay_invoice(ctx, invoice, subscription_payment_method(store, subscription))
-    with store.updating(subscription, "customer.subscription.updated", ctx.request):
-        subscription["status"] = "active" if paid else "past_due"
-    return invoice
+    if subscription["test_clock"]:
+        raise errors.invalid(
+            f"This subscription belongs to test clock {subscription['test_clock']}: advance the clock instead."
+        )
+    boundary = current_period(subscription)[1]
+    run_until(ctx, boundary + DRAFT_WINDOW, lambda: [subscription])
+    latest = ctx.store.find(subscription["latest_invoice"], "invoice")
+    return latest if latest and latest["created"] == boundary else None
 
 
 def cancel_subscription(ctx, subscription: dict, *, at_period_end: bool, comment: str | None = None) -> dict:
@@ -421,12 +546,14 @@ def cancel_subscription(ctx, subscription: dict, *, at_period_end: bool, comment
     details = {"comment": comment, "feedback": None, "reason": "cancellation_requested"}
     if not at_period_end:
         subscription.update(canceled_at=now, cancellation_details=details)
-        _end_subscription(ctx, subscription, ended_at=now)
+        end_subscription(ctx, subscription, ended_at=now)
         return subscription
+    # A trialing subscription set to cancel ends when its trial does.
+    period_end = subscription["trial_end"] if subscription["status"] == "trialing" else current_period(subscription)[1]
     with ctx.store.updating(subscription, "customer.subscription.updated", ctx.request):
         subscription.update(
             cancel_at_period_end=True,
-            cancel_at=subscription["items"]["data"][0]["current_period_end"],
+            cancel_at=period_end,
             canceled_at=now,
             cancellation_details=details,
         )
@@ -444,7 +571,7 @@ def resume_subscription(ctx, subscription: dict) -> None:
         )
 
 
-def _end_subscription(ctx, subscription: dict, *, ended_at: int) -> None:
+def end_subscription(ctx, subscription: dict, *, ended_at: int) -> None:
     subscription.update(status="canceled", ended_at=ended_at)
     ctx.store.emit("customer.subscription.deleted", subscription, ctx.request)
 

@@ -4,6 +4,7 @@ its resource (shapes.py), fills in what the request decided, and is added to the
 import calendar
 import copy
 import secrets
+import time
 from datetime import UTC, datetime
 
 from .shapes import template
@@ -198,23 +199,23 @@ def new_invoice(store, *, customer: dict, subscription: dict, billing_reason: st
 
 
 def new_invoice_line(
-    store, *, invoice: dict, item: dict, product: dict, subscription: dict, period: tuple[int, int]
+    store, *, invoice: dict, item: dict, product: dict, subscription: dict, period: tuple[int, int], trial: bool = False
 ) -> dict:
     price, quantity = item["price"], item["quantity"]
-    amount = price["unit_amount"] * quantity
-    line = template("line_item")
-    line.update(
-        id=store.new_id("il"),
-        amount=amount,
-        currency=price["currency"],
-        description=(
+    amount = 0 if trial else price["unit_amount"] * quantity
+    if trial:
+        description = f"Trial period for {product['name']}"
+    else:
+        description = (
             f"{quantity} × {product['name']} (at {money(price['unit_amount'], price['currency'])}"
             f" / {price['recurring']['interval']})"
-        ),
-        discount_amounts=[],
-        discountable=True,
-        discounts=[],
-        invoice=invoice["id"],
+        )
+    return _invoice_line(
+        store,
+        invoice=invoice,
+        amount=amount,
+        currency=price["currency"],
+        description=description,
         metadata=dict(subscription["metadata"]),
         parent={
             "invoice_item_details": None,
@@ -227,18 +228,167 @@ def new_invoice_line(
             },
             "type": "subscription_item_details",
         },
+        period=period,
+        price=price,
+        quantity=quantity,
+        subscription=subscription["id"],
+    )
+
+
+def new_invoice_item_line(store, *, invoice: dict, invoice_item: dict) -> dict:
+    """The line an invoice item becomes on `invoice`. A proration keeps naming the
+    subscription item it prorates."""
+    details = invoice_item["parent"]["subscription_details"] if invoice_item["parent"] else None
+    proration_details = {"credited_items": store.credited_items.get(invoice_item["id"])}
+    if details and details.get("subscription_item"):
+        parent = {
+            "invoice_item_details": None,
+            "subscription_item_details": {
+                "invoice_item": invoice_item["id"],
+                "proration": invoice_item["proration"],
+                "proration_details": proration_details,
+                "subscription": details["subscription"],
+                "subscription_item": details["subscription_item"],
+            },
+            "type": "subscription_item_details",
+        }
+    else:
+        parent = {
+            "invoice_item_details": {
+                "invoice_item": invoice_item["id"],
+                "proration": invoice_item["proration"],
+                "proration_details": proration_details,
+                "subscription": details["subscription"] if details else None,
+            },
+            "subscription_item_details": None,
+            "type": "invoice_item_details",
+        }
+    pricing = invoice_item["pricing"] or {}
+    price_id = (pricing.get("price_details") or {}).get("price")
+    return _invoice_line(
+        store,
+        invoice=invoice,
+        amount=invoice_item["amount"],
+        currency=invoice_item["currency"],
+        description=invoice_item["description"],
+        metadata=dict(invoice_item["metadata"] or {}),
+        parent=parent,
+        period=(invoice_item["period"]["start"], invoice_item["period"]["end"]),
+        price=store.find(price_id, "price") if price_id else None,
+        quantity=invoice_item["quantity"],
+        subscription=details["subscription"] if details else None,
+        unit_amount_decimal=pricing.get("unit_amount_decimal"),
+    )
+
+
+def _invoice_line(
+    store,
+    *,
+    invoice: dict,
+    amount: int,
+    currency: str,
+    description: str | None,
+    metadata: dict,
+    parent: dict,
+    period: tuple[int, int],
+    price: dict | None,
+    quantity: int,
+    subscription: str | None,
+    unit_amount_decimal: str | None = None,
+) -> dict:
+    line = template("line_item")
+    line.update(
+        id=store.new_id("il"),
+        amount=amount,
+        currency=currency,
+        description=description,
+        discount_amounts=[],
+        discountable=True,
+        discounts=[],
+        invoice=invoice["id"],
+        metadata=metadata,
+        parent=parent,
         period={"start": period[0], "end": period[1]},
         pricing={
-            "price_details": {"price": price["id"], "product": product["id"]},
+            "price_details": {"price": price["id"], "product": price["product"]},
             "type": "price_details",
             "unit_amount_decimal": price["unit_amount_decimal"],
-        },
+        }
+        if price
+        else {"type": "price_details", "unit_amount_decimal": unit_amount_decimal},
         quantity=quantity,
         quantity_decimal=str(quantity),
-        subscription=subscription["id"],
+        subscription=subscription,
         subtotal=amount,
     )
     return line
+
+
+def new_invoice_item(
+    store,
+    *,
+    customer: dict,
+    amount: int,
+    currency: str,
+    description: str | None,
+    period: tuple[int, int],
+    price: dict | None = None,
+    quantity: int = 1,
+    subscription: str | None = None,
+    subscription_item: str | None = None,
+    proration: bool = False,
+    metadata: dict | None = None,
+) -> dict:
+    details = None
+    if subscription:
+        details = {"subscription": subscription}
+        if subscription_item:
+            details["subscription_item"] = subscription_item
+    unit = price["unit_amount_decimal"] if price else str(amount // quantity if quantity else amount)
+    return create_object(
+        store,
+        "invoiceitem",
+        "ii",
+        amount=amount,
+        currency=currency,
+        customer=customer["id"],
+        customer_account=None,
+        date=store.now(),
+        description=description,
+        discountable=not proration,
+        discounts=[],
+        invoice=None,
+        metadata=metadata or {},
+        parent={"subscription_details": details, "type": "subscription_details"} if details else None,
+        period={"start": period[0], "end": period[1]},
+        pricing={
+            "price_details": {"price": price["id"], "product": price["product"]},
+            "type": "price_details",
+            "unit_amount_decimal": unit,
+        }
+        if price
+        else {"type": "price_details", "unit_amount_decimal": unit},
+        proration=proration,
+        net_amount=amount,
+        proration_details={"credited_items": None, "discount_amounts": []},
+        quantity=quantity,
+        quantity_decimal=str(quantity),
+        tax_rates=[],
+        test_clock=customer["test_clock"],
+    )
+
+
+def new_test_clock(store, *, frozen_time: int, name: str | None) -> dict:
+    return create_object(
+        store,
+        "test_helpers.test_clock",
+        "clock",
+        deletes_after=int(time.time()) + 30 * DAY,
+        frozen_time=frozen_time,
+        name=name,
+        status="ready",
+        status_details={},
+    )
 
 
 def new_invoice_payment(store, *, invoice: dict, payment_intent: dict) -> dict:
@@ -284,7 +434,8 @@ def new_event(store, event_type: str, obj: dict, request: dict, previous: dict |
     event.update(
         id=store.new_id("evt"),
         api_version=store.api_version,
-        created=store.now(),
+        # Events carry the wall-clock time, also when a test clock's actions cause them.
+        created=int(time.time()),
         data=data,
         pending_webhooks=pending,
         request=dict(request),

@@ -8,7 +8,7 @@ import threading
 import urllib.error
 import urllib.request
 
-from . import api_billing, api_catalog, api_checkout, api_events, api_payments, control, pages
+from . import api_billing, api_catalog, api_checkout, api_clock, api_events, api_payments, control, pages, schedules
 from .api_events import register_webhook_endpoint
 from .server import App, SandboxHTTPServer
 from .store import Store
@@ -39,7 +39,7 @@ class StripeSandbox:
         )
         self.store.on_delivery = self._enqueue_delivery
         self.app = App(self.store, deliverer=self.deliverer, on_reset=self.reset, log_requests=log_requests)
-        for module in (api_catalog, api_checkout, api_billing, api_payments, api_events):
+        for module in (api_catalog, api_checkout, api_billing, api_payments, api_events, api_clock, schedules):
             self.app.add_routes("api", module.ROUTES)
         self.app.add_routes("control", control.ROUTES)
         self.app.add_routes("page", pages.ROUTES)
@@ -130,6 +130,13 @@ class StripeSandbox:
 
     def set_card_declines(self, customer_id: str, declines: bool = True) -> dict:
         return self._control("POST", f"/customers/{customer_id}/card", declines=declines)
+
+    def billing_settings(self, **settings) -> dict:
+        """Change the Billing settings the clock follows (`POST /_sandbox/settings`); a list
+        for `retry_days` is sent as `3,5,7`."""
+        if isinstance(settings.get("retry_days"), list | tuple):
+            settings["retry_days"] = ",".join(str(day) for day in settings["retry_days"])
+        return self._control("POST", "/settings", **settings)
 
     def _control(self, method: str, path: str, **params) -> dict:
         body = json.dumps({key: value for key, value in params.items() if value is not None}).encode()

@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from . import errors
 from .objects import new_account, new_event
@@ -20,6 +21,25 @@ _ID_ALPHABET = string.ascii_letters + string.digits
 _ID_LENGTHS = {"cus": 14, "prod": 14, "si": 14, "cs_test": 58}
 
 NO_REQUEST = {"id": None, "idempotency_key": None}
+
+DAY = 24 * 60 * 60
+
+
+@dataclass
+class BillingSettings:
+    """The account's Billing settings that decide what the clock does (docs/stripe-sandbox.md)."""
+
+    # "Upcoming renewal events": invoice.upcoming this many days before a renewal.
+    upcoming_renewal_days: int = 7
+    # A custom retry schedule: days after the previous attempt, one entry per retry.
+    retry_days: tuple[int, ...] = (3, 5, 7)
+    # After the last retry fails: the subscription becomes canceled, unpaid or stays past_due,
+    subscription_after_retries: str = "canceled"
+    # and the invoice stays open (past due) or is marked uncollectible.
+    invoice_after_retries: str = "past_due"
+
+    SUBSCRIPTION_OUTCOMES = ("canceled", "unpaid", "past_due")
+    INVOICE_OUTCOMES = ("past_due", "uncollectible")
 
 
 class Store:
@@ -42,10 +62,28 @@ class Store:
             self.checkout_details: dict[str, dict] = {}
             self.webhook_secrets: dict[str, str] = {}
             self.idempotent_responses: OrderedDict[tuple[str, str], dict] = OrderedDict()
+            # What the clock already did once per object and period: (kind, object id, time).
+            self.notices_sent: set[tuple[str, str, int]] = set()
+            # Per proration invoice item: the invoice lines it credits (shown on its line).
+            self.credited_items: dict[str, dict] = {}
+            self.settings = BillingSettings()
+            self._frozen_time: int | None = None
+            self._dry = False
             new_account(self)
 
     def now(self) -> int:
-        return int(time.time())
+        """The time the current change happens at: a test clock's frozen time while the clock
+        (or a request about one of its customers) runs, else the wall clock."""
+        return self._frozen_time if self._frozen_time is not None else int(time.time())
+
+    @contextmanager
+    def at(self, moment: int | None) -> Iterator[None]:
+        """Run the block at `moment` (None: the wall clock)."""
+        saved, self._frozen_time = self._frozen_time, moment
+        try:
+            yield
+        finally:
+            self._frozen_time = saved
 
     def new_id(self, prefix: str) -> str:
         length = _ID_LENGTHS.get(prefix, 24)
@@ -80,6 +118,20 @@ class Store:
         self.objects.pop(object_id, None)
         self._position.pop(object_id, None)
 
+    @contextmanager
+    def dry_run(self) -> Iterator[None]:
+        """Work on a copy of the state that is thrown away after the block, and emit nothing:
+        a preview is what would happen, computed by doing it. Code in the block must fetch
+        objects by id (references from before point at the real state)."""
+        saved = (self.objects, self._position, self.notices_sent, self.credited_items)
+        self.objects, self._position, self.notices_sent, self.credited_items = copy.deepcopy(saved)
+        self._dry = True
+        try:
+            yield
+        finally:
+            self.objects, self._position, self.notices_sent, self.credited_items = saved
+            self._dry = False
+
     def emit(self, event_type: str, obj: dict, request: dict | None, previous: dict | None = None) -> dict:
         endpoints = [
             endpoint
@@ -87,7 +139,10 @@ class Store:
             if endpoint["status"] == "enabled"
             and ("*" in endpoint["enabled_events"] or event_type in endpoint["enabled_events"])
         ]
-        event = self.add(new_event(self, event_type, obj, request or NO_REQUEST, previous, len(endpoints)))
+        event = new_event(self, event_type, obj, request or NO_REQUEST, previous, len(endpoints))
+        if self._dry:
+            return event
+        self.add(event)
         if self.on_delivery:
             for endpoint in reversed(endpoints):  # oldest endpoint first
                 payload = json.dumps(dict(event, api_version=endpoint["api_version"] or event["api_version"]), indent=2)

@@ -48,6 +48,7 @@ def test_advancing_renews_the_subscription_and_pays_the_renewal_invoice(stripe_s
 
     events = events_since(last_event)
     assert [e.type for e in events] == [
+        "invoice.upcoming",
         "customer.subscription.updated",
         "invoice.created",
         "invoice.finalized",
@@ -58,7 +59,7 @@ def test_advancing_renews_the_subscription_and_pays_the_renewal_invoice(stripe_s
         "invoice.paid",
         "invoice.payment_succeeded",
     ]
-    previous = as_json(events[0].data.previous_attributes)
+    previous = as_json(events[1].data.previous_attributes)
     assert previous["latest_invoice"] == subscription.latest_invoice
     assert previous["items"]["data"][0]["current_period_end"] == first_period[1]
     assert events[-1].data.object.id == invoice["id"]
@@ -80,6 +81,7 @@ def test_a_declining_card_fails_the_renewal_until_the_invoice_is_paid_with_a_goo
     assert stripe.Customer.retrieve(subscription.customer).delinquent is True
     events = events_since(last_event)
     assert [e.type for e in events] == [
+        "invoice.upcoming",
         "customer.subscription.updated",
         "invoice.created",
         "invoice.finalized",
@@ -87,6 +89,7 @@ def test_a_declining_card_fails_the_renewal_until_the_invoice_is_paid_with_a_goo
         "charge.failed",
         "payment_intent.payment_failed",
         "invoice.payment_failed",
+        "invoice.updated",
         "customer.updated",
         "customer.subscription.updated",
     ]
