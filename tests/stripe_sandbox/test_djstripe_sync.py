@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from types import SimpleNamespace
 
 import pytest
 import stripe
@@ -178,3 +179,73 @@ def test_a_checkout_delivered_to_a_live_site_is_processed_by_dj_stripe(
     assert subscription.status == "active"
     assert djstripe.Session.objects.get(id=session.id).stripe_data["status"] == "complete"
     assert djstripe.Invoice.objects.get(customer__id=customer.id).stripe_data["status"] == "paid"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dj_stripe_processes_every_event_of_the_subscription_lifecycle(djstripe_keys, stripe_sandbox, live_server):
+    """Plan changes, a schedule, a trial, a line added to a draft and dunning, on a test
+    clock, delivered to dj-stripe's webhook view: every event is processed and every object
+    the flows produce is stored."""
+    from tests.stripe_sandbox import test_lifecycle as flows
+
+    dj_stripe_endpoint(live_server.url)
+    plans = SimpleNamespace(
+        **{
+            name: stripe.Price.create(
+                product=stripe.Product.create(name=f"Keel {name}").id,
+                currency="usd",
+                unit_amount=amount,
+                recurring={"interval": "month"},
+            )
+            for name, amount in (("basic", 1000), ("pro", 3100))
+        }
+    )
+    clock = stripe.test_helpers.TestClock.create(frozen_time=flows.T0)
+    customer = stripe.Customer.create(
+        email="lin@example.com",
+        test_clock=clock.id,
+        payment_method="pm_card_visa",
+        invoice_settings={"default_payment_method": "pm_card_visa"},
+    )
+    upgraded = flows.subscribe(customer, plans.basic)
+    downgraded = flows.subscribe(customer, plans.pro)
+    trialing = flows.subscribe(customer, plans.basic, trial_period_days=40)
+    flows.advance(clock, flows.T0 + 10 * flows.DAY)
+    stripe.Subscription.modify(
+        upgraded.id,
+        items=[{"id": upgraded["items"].data[0].id, "price": plans.pro.id}],
+        proration_behavior="always_invoice",
+    )
+    schedule = stripe.SubscriptionSchedule.create(from_subscription=downgraded.id)
+    stripe.SubscriptionSchedule.modify(
+        schedule.id,
+        phases=[
+            {"items": [{"price": plans.pro.id}], "start_date": flows.T0, "end_date": flows.FEB_1},
+            {"items": [{"price": plans.basic.id}]},
+        ],
+    )
+    flows.advance(clock, flows.FEB_1)
+    draft = stripe.Invoice.retrieve(stripe.Subscription.retrieve(upgraded.id).latest_invoice)
+    overage = stripe.InvoiceItem.create(customer=customer.id, invoice=draft.id, amount=450, currency="usd")
+    stripe_sandbox.set_card_declines(customer.id)
+    flows.advance(clock, flows.FEB_1 + flows.HOUR + 3 * flows.DAY)
+    stripe_sandbox.wait_for_deliveries(timeout=60)
+
+    deliveries = stripe_sandbox.deliveries()
+    events = list(stripe.Event.list(limit=100).auto_paging_iter())
+    assert {d["state"] for d in deliveries} == {"succeeded"}
+    assert len(deliveries) == len(events)
+    assert djstripe.WebhookEventTrigger.objects.filter(valid=True, processed=True).count() == len(events)
+    statuses = dict(djstripe.Subscription.objects.values_list("id", "stripe_data__status"))
+    assert statuses == {upgraded.id: "past_due", downgraded.id: "past_due", trialing.id: "trialing"}
+    assert set(djstripe.Invoice.objects.values_list("id", flat=True)) == {
+        i.id for i in stripe.Invoice.list(customer=customer.id, limit=100).data
+    }
+    assert djstripe.Invoice.objects.get(id=draft.id).stripe_data["status"] == "open"
+    assert set(djstripe.InvoiceItem.objects.values_list("id", flat=True)) == {
+        ii.id for ii in stripe.InvoiceItem.list(customer=customer.id, limit=100).data
+    }
+    assert djstripe.InvoiceItem.objects.get(id=overage.id).invoice_id == draft.id
+    synced_schedule = djstripe.SubscriptionSchedule.objects.get(id=schedule.id)
+    assert (synced_schedule.status, len(synced_schedule.phases)) == ("active", 2)
+    assert djstripe.Subscription.objects.get(id=downgraded.id).items.get().price.id == plans.basic.id
