@@ -572,8 +572,14 @@ def resume_subscription(ctx, subscription: dict) -> None:
 
 
 def end_subscription(ctx, subscription: dict, *, ended_at: int) -> None:
-    subscription.update(status="canceled", ended_at=ended_at)
-    ctx.store.emit("customer.subscription.deleted", subscription, ctx.request)
+    """The subscription ends. As in Stripe, automatic collection of its finalized invoices stops."""
+    store = ctx.store
+    subscription.update(status="canceled", ended_at=ended_at, canceled_at=subscription["canceled_at"] or ended_at)
+    store.emit("customer.subscription.deleted", subscription, ctx.request)
+    for invoice in store.all("invoice", lambda i: invoice_subscription_id(i) == subscription["id"]):
+        if invoice["status"] == "open" and (invoice["auto_advance"] or invoice["next_payment_attempt"]):
+            with store.updating(invoice, "invoice.updated", ctx.request):
+                invoice.update(auto_advance=False, next_payment_attempt=None)
 
 
 def refund_charge(ctx, charge: dict, *, amount: int | None, reason: str | None, metadata: dict) -> dict:

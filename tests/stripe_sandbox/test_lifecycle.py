@@ -521,3 +521,20 @@ def test_billing_settings_are_validated(stripe_sandbox):
         stripe_sandbox.billing_settings(retry_days=[0])
     assert bad.value.status == 400
     assert stripe_sandbox.billing_settings()["retry_days"] == [3, 5, 7]
+
+
+def test_canceling_a_past_due_subscription_stops_the_retries(stripe_sandbox, plans, clock, customer):
+    subscription, invoice_id = decline_renewal(stripe_sandbox, plans, clock, customer)
+
+    stripe.Subscription.cancel(subscription.id)
+    stripe_sandbox.set_card_declines(customer.id, declines=False)
+    advance(clock, FEB_1 + 30 * DAY)
+
+    invoice = stripe.Invoice.retrieve(invoice_id)
+    assert (invoice.status, invoice.attempt_count, invoice.next_payment_attempt, invoice.auto_advance) == (
+        "open",
+        1,
+        None,
+        False,
+    )
+    assert stripe.Event.list(type="invoice.updated", limit=1).data[0].data.object.id == invoice_id
