@@ -572,11 +572,12 @@ def resume_subscription(ctx, subscription: dict) -> None:
 
 
 def end_subscription(ctx, subscription: dict, *, ended_at: int) -> None:
-    """The subscription ends. As in Stripe, automatic collection of its finalized invoices stops."""
+    """The subscription ends. As in Stripe, automatic collection of the customer's finalized
+    invoices stops ("to prevent unexpected payment attempts after the customer has canceled")."""
     store = ctx.store
     subscription.update(status="canceled", ended_at=ended_at, canceled_at=subscription["canceled_at"] or ended_at)
     store.emit("customer.subscription.deleted", subscription, ctx.request)
-    for invoice in store.all("invoice", lambda i: invoice_subscription_id(i) == subscription["id"]):
+    for invoice in store.all("invoice", lambda i: i["customer"] == subscription["customer"]):
         if invoice["status"] == "open" and (invoice["auto_advance"] or invoice["next_payment_attempt"]):
             with store.updating(invoice, "invoice.updated", ctx.request):
                 invoice.update(auto_advance=False, next_payment_attempt=None)
