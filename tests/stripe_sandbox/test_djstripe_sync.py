@@ -249,3 +249,9 @@ def test_dj_stripe_processes_every_event_of_the_subscription_lifecycle(djstripe_
     synced_schedule = djstripe.SubscriptionSchedule.objects.get(id=schedule.id)
     assert (synced_schedule.status, len(synced_schedule.phases)) == ("active", 2)
     assert djstripe.Subscription.objects.get(id=downgraded.id).items.get().price.id == plans.basic.id
+    # Its sync command lists them too.
+    djstripe.InvoiceItem.objects.all().delete()
+    djstripe.SubscriptionSchedule.objects.all().delete()
+    call_command("djstripe_sync_models", "InvoiceItem", "SubscriptionSchedule", fail_on_error=True)
+    assert djstripe.InvoiceItem.objects.count() == len(stripe.InvoiceItem.list(limit=100).data)
+    assert djstripe.SubscriptionSchedule.objects.get().status == "active"
