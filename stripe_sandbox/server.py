@@ -30,6 +30,27 @@ ACCEPTED_KEY_PREFIXES = ("sk_test_", "rk_test_")
 # Stripe keeps idempotency keys for 24 hours; the sandbox keeps the most recent ones.
 IDEMPOTENCY_CAPACITY = 10_000
 
+# Stripe takes any path segment where a route has an id (`GET /v1/customers/whatever` is
+# "No such customer: 'whatever'"), except the words its own routes put at that place:
+# `GET /v1/customers/search` is the customer search, not the customer "search". These are
+# those words in this API version (every `/v1/<resource>/<word>` route of the `stripe` npm
+# package 22.2.0 beside a `/v1/<resource>/{id}` one). A sandbox route's `{id}` never
+# matches them, so a Stripe route the sandbox does not implement answers 404 "Unrecognized
+# request URL", while an unknown id still answers 404 resource_missing.
+STRIPE_ROUTE_WORDS = {
+    "/v1/charges": ("search",),
+    "/v1/credit_notes": ("preview",),
+    "/v1/customers": ("search",),
+    "/v1/invoices": ("create_preview", "search"),
+    "/v1/payment_intents": ("search",),
+    "/v1/payment_records": ("report_payment",),
+    "/v1/prices": ("search",),
+    "/v1/products": ("search",),
+    "/v1/subscriptions": ("search",),
+    "/v1/tax/transactions": ("create_from_calculation", "create_reversal"),
+    "/v1/test_helpers/issuing/transactions": ("create_force_capture", "create_unlinked_refund"),
+}
+
 
 @dataclass
 class Request:
@@ -94,8 +115,7 @@ class App:
     def add_routes(self, kind: str, routes: list[tuple[str, str, Callable]]) -> None:
         """`routes` are (method, path, handler); `{name}` in a path is passed to the handler as `name`."""
         for method, path, handler in routes:
-            pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)
-            self.routes.append(Route(method, re.compile(pattern + "/?"), handler, kind))
+            self.routes.append(Route(method, re.compile(_route_pattern(path) + "/?"), handler, kind))
 
     def handle(self, request: Request) -> Response:
         request_id = "req_" + secrets.token_hex(7)
@@ -214,6 +234,21 @@ class App:
             result = copy.deepcopy(result)
             expand(result, ctx.params.array("expand"), self.store)
         return Response.json(result)
+
+
+def _route_pattern(path: str) -> str:
+    """The regular expression of `path`: `{name}` matches one segment, but not one of
+    STRIPE_ROUTE_WORDS at that place."""
+    parts = []
+    for segment in path.split("/"):
+        name = re.fullmatch(r"\{(\w+)\}", segment)
+        if name is None:
+            parts.append(re.escape(segment))
+            continue
+        words = STRIPE_ROUTE_WORDS.get("/".join(part for part in path.split("/")[: len(parts)]), ())
+        not_a_word = f"(?!(?:{'|'.join(map(re.escape, words))})(?:/|$))" if words else ""
+        parts.append(f"(?P<{name.group(1)}>{not_a_word}[^/]+)")
+    return "/".join(parts)
 
 
 class _Handler(BaseHTTPRequestHandler):

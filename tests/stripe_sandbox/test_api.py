@@ -92,6 +92,30 @@ def test_an_unknown_url_is_404(stripe_sandbox):
     assert "Unrecognized request URL (GET: /v1/nothing_here)" in response.json()["error"]["message"]
 
 
+def test_a_stripe_route_the_sandbox_does_not_implement_is_404_unrecognized_url(stripe_sandbox):
+    # `search` and `create_preview` are Stripe's own routes beside `/{id}`, not ids.
+    with pytest.raises(stripe.InvalidRequestError) as search:
+        stripe.Customer.search(query="email:'ada@example.com'")
+    with pytest.raises(stripe.InvalidRequestError) as bare_search:
+        stripe.Customer.retrieve("search")
+    with pytest.raises(stripe.InvalidRequestError) as preview:
+        stripe.Invoice.create_preview(customer="cus_doesnotexist")
+
+    assert (search.value.http_status, search.value.code) == (404, None)
+    assert search.value.user_message.startswith("Unrecognized request URL (GET: /v1/customers/search). ")
+    assert bare_search.value.user_message.startswith("Unrecognized request URL (GET: /v1/customers/search). ")
+    assert preview.value.http_status == 404
+    assert preview.value.user_message.startswith("Unrecognized request URL (POST: /v1/invoices/create_preview). ")
+
+
+def test_any_other_word_where_an_id_goes_is_an_unknown_id(stripe_sandbox):
+    with pytest.raises(stripe.InvalidRequestError) as failure:
+        stripe.Customer.retrieve("searches")
+
+    assert (failure.value.http_status, failure.value.code) == (404, "resource_missing")
+    assert failure.value.user_message == "No such customer: 'searches'"
+
+
 def test_the_same_idempotency_key_and_body_replays_the_first_response(stripe_sandbox):
     first = stripe.Customer.create(email="once@example.com", idempotency_key="signup-42")
     second = stripe.Customer.create(email="once@example.com", idempotency_key="signup-42")
