@@ -12,9 +12,9 @@ from . import api_billing, api_catalog, api_checkout, api_events, api_payments, 
 from .api_events import register_webhook_endpoint
 from .server import App, SandboxHTTPServer
 from .store import Store
+from .version import API_VERSION, unsupported
 from .webhooks import DEFAULT_RETRY_BACKOFF, Deliverer
 
-DEFAULT_API_VERSION = "2026-05-27.dahlia"  # dj-stripe 2.11's default
 DEFAULT_ACCOUNT_ID = "acct_1KeelSandbox0001"
 DJSTRIPE_WEBHOOK_PATH = re.compile(r"/webhook/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/?$")
 
@@ -26,12 +26,14 @@ class StripeSandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         public_url: str | None = None,
-        api_version: str = DEFAULT_API_VERSION,
+        api_version: str = API_VERSION,
         account_id: str = DEFAULT_ACCOUNT_ID,
         retry_backoff=DEFAULT_RETRY_BACKOFF,
         delivery_timeout: float = 10.0,
         log_requests: bool = True,
     ):
+        if api_version != API_VERSION:
+            raise ValueError(unsupported(api_version))
         self.host, self.port, self.public_url = host, port, public_url
         self.store = Store(account_id=account_id, api_version=api_version)
         self.deliverer = Deliverer(
@@ -46,6 +48,11 @@ class StripeSandbox:
         self._fixed_endpoints: list[tuple[dict, str]] = []
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def api_version(self) -> str:
+        """The one API version served: `stripe.api_version = sandbox.api_version`."""
+        return self.store.api_version
 
     @property
     def url(self) -> str:

@@ -23,6 +23,7 @@ from . import errors
 from .expand import expand
 from .formdata import Params, parse_form
 from .store import NO_REQUEST, Store
+from .version import unsupported
 
 logger = logging.getLogger("stripe_sandbox")
 
@@ -129,7 +130,8 @@ class App:
                 {"error": {"type": "api_error", "message": "The Stripe sandbox failed; see its log."}}, 500
             )
         response.headers.setdefault("Request-Id", request_id)
-        response.headers.setdefault("Stripe-Version", request.header("Stripe-Version") or self.store.api_version)
+        # Whatever was asked, the answer is in the one version the sandbox serves.
+        response.headers["Stripe-Version"] = self.store.api_version
         return response
 
     def _dispatch(self, request: Request, request_id: str) -> Response:
@@ -138,6 +140,9 @@ class App:
             return self._call(route, request, path_args, NO_REQUEST)
 
         api_key = self._authenticate(request)
+        requested_version = request.header("Stripe-Version")
+        if requested_version and requested_version != self.store.api_version:
+            raise errors.StripeError(400, unsupported(requested_version))
         idempotency_key = request.header("Idempotency-Key") if request.method == "POST" else None
         event_request = {"id": request_id, "idempotency_key": idempotency_key}
         if not idempotency_key:

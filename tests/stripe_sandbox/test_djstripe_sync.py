@@ -7,15 +7,20 @@ import pytest
 import stripe
 from django.core.management import call_command
 from djstripe import models as djstripe
+from djstripe.settings import djstripe_settings
 
+from stripe_sandbox import API_VERSION
 from stripe_sandbox.testing import TEST_API_KEY
 
 
 @pytest.fixture
 def djstripe_keys(settings, stripe_sandbox):
-    """dj-stripe takes its key from settings; the `stripe` module already points at the sandbox."""
+    """dj-stripe takes its key and API version from settings (it sends STRIPE_API_VERSION,
+    else `stripe.api_version`, with each request); the `stripe` module already points at
+    the sandbox."""
     settings.STRIPE_LIVE_MODE = False
     settings.STRIPE_TEST_SECRET_KEY = TEST_API_KEY
+    settings.STRIPE_API_VERSION = API_VERSION
 
 
 @pytest.fixture
@@ -26,6 +31,14 @@ def billing_history(stripe_sandbox, subscription):
     stripe_sandbox.set_card_declines(subscription.customer)
     stripe_sandbox.advance_subscription(subscription.id)
     return {"subscription": stripe.Subscription.retrieve(subscription.id), "charge": first_charge, "refund": refund}
+
+
+def test_dj_stripe_sends_the_version_the_sandbox_serves(djstripe_keys):
+    customer = stripe.Customer.create(email="versioned@example.com")
+    retrieved = djstripe.Customer(id=customer.id).api_retrieve()
+
+    assert djstripe_settings.STRIPE_API_VERSION == API_VERSION
+    assert retrieved.last_response.headers["Stripe-Version"] == API_VERSION
 
 
 def dj_stripe_retrieve(model, object_id: str):
