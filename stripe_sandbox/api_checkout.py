@@ -1,5 +1,7 @@
 """`/v1` routes for Checkout sessions and billing portal sessions."""
 
+import secrets
+
 from . import errors, flows
 from .api_catalog import live_customer
 from .formdata import Params, merge_metadata
@@ -25,7 +27,11 @@ CHECKOUT_PARAMS = (
     "customer_update",
     "expires_at",
     "ui_mode",
+    "return_url",
+    "redirect_on_completion",
 )
+# This API version's values (`hosted`, `embedded` and `custom` were renamed in 2026-03-25.dahlia).
+UI_MODES = ("elements", "embedded_page", "form", "hosted_page")
 
 
 def create_checkout_session(ctx) -> dict:
@@ -33,7 +39,7 @@ def create_checkout_session(ctx) -> dict:
     params.reject_unknown(*CHECKOUT_PARAMS)
     store = ctx.store
     mode = params.text("mode", required=True, choices=("payment", "subscription"))
-    params.text("ui_mode", choices=("hosted",))
+    ui_fields = _ui_mode_fields(params)
     if params.text("customer") and params.text("customer_email"):
         raise errors.invalid("You may only specify one of these parameters: customer, customer_email.")
     customer = live_customer(ctx, params.text("customer"), "customer") if params.text("customer") else None
@@ -77,9 +83,14 @@ def create_checkout_session(ctx) -> dict:
         status="open",
         subscription=None,
         success_url=params.text("success_url"),
-        ui_mode="hosted",
+        **ui_fields,
     )
-    session["url"] = f"{ctx.base_url}/checkout/{session['id']}"
+    if session["ui_mode"] == "hosted_page":
+        session["url"] = f"{ctx.base_url}/checkout/{session['id']}"
+    else:
+        # Stripe.js mounts these on the merchant's page with the client secret; the sandbox
+        # has no such page, so they are completed with /_sandbox/checkout/sessions/{id}/complete.
+        session.update(url=None, client_secret=f"{session['id']}_secret_{secrets.token_urlsafe(18)}")
     items = [
         new_checkout_item(store, price, store.get(price["product"], "product"), quantity) for price, quantity in prices
     ]
@@ -89,6 +100,31 @@ def create_checkout_session(ctx) -> dict:
         "payment_intent_metadata": payment_intent_data.metadata() or {},
     }
     return session
+
+
+def _ui_mode_fields(params: Params) -> dict:
+    """`ui_mode` (default `hosted_page`) and the URLs each mode takes."""
+    ui_mode = params.text("ui_mode", choices=UI_MODES, default="hosted_page")
+    if ui_mode == "hosted_page":
+        for key in ("return_url", "redirect_on_completion"):
+            if key in params:
+                raise errors.invalid(f"`{key}` cannot be used when `ui_mode` is `hosted_page`.", key)
+        return {"ui_mode": ui_mode}
+    if ui_mode in ("embedded_page", "elements"):
+        for key in ("success_url", "cancel_url"):
+            if key in params:
+                raise errors.invalid(f"`{key}` is not allowed when `ui_mode` is `{ui_mode}`.", key)
+    fields = {"ui_mode": ui_mode, "return_url": params.text("return_url")}
+    if ui_mode == "embedded_page":
+        redirect = params.text("redirect_on_completion", choices=("always", "if_required", "never"), default="always")
+        if redirect != "never" and fields["return_url"] is None:
+            raise errors.missing_param("return_url")
+        fields["redirect_on_completion"] = redirect
+    elif "redirect_on_completion" in params:
+        raise errors.invalid(
+            "`redirect_on_completion` can only be used when `ui_mode` is `embedded_page`.", "redirect_on_completion"
+        )
+    return fields
 
 
 def _sub_params(params: Params, key: str, allowed: tuple[str, ...]) -> Params:
