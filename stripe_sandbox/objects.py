@@ -4,6 +4,7 @@ its resource (shapes.py), fills in what the request decided, and is added to the
 import calendar
 import copy
 import secrets
+import string
 from datetime import UTC, datetime
 
 from .shapes import template
@@ -270,6 +271,50 @@ def new_portal_session(store, *, customer: str, return_url: str | None, locale: 
     )
     session["url"] = f"{base_url}/billing_portal/{session['id']}"
     return session
+
+
+def new_coupon(store, *, coupon_id: str | None, **fields) -> dict:
+    """A coupon; its id is the one the request chose, or 8 random letters and digits as Stripe makes."""
+    while coupon_id is None:
+        candidate = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(8))
+        coupon_id = None if candidate in store.objects else candidate
+    coupon = template("coupon")
+    coupon.update(id=coupon_id, created=store.now(), times_redeemed=0, valid=True, **fields)
+    return store.add(coupon)
+
+
+def new_promotion_code(store, *, coupon: dict, **fields) -> dict:
+    return create_object(
+        store,
+        "promotion_code",
+        "promo",
+        customer_account=None,
+        promotion={"coupon": coupon["id"], "type": "coupon"},
+        times_redeemed=0,
+        **fields,
+    )
+
+
+def new_discount(store, *, coupon: dict, promotion_code: str | None, start: int, **fields) -> dict:
+    """The application of `coupon` (through `promotion_code`, if any) to a session or subscription."""
+    months = coupon["duration_in_months"] if coupon["duration"] == "repeating" else None
+    return create_object(
+        store,
+        "discount",
+        "di",
+        checkout_session=None,
+        customer=None,
+        customer_account=None,
+        end=add_interval(start, "month", months) if months else None,
+        invoice=None,
+        invoice_item=None,
+        promotion_code=promotion_code,
+        source={"coupon": coupon["id"], "type": "coupon"},
+        start=start,
+        subscription=None,
+        subscription_item=None,
+        **fields,
+    )
 
 
 def new_webhook_endpoint(store, **fields) -> dict:

@@ -8,7 +8,7 @@ import threading
 import urllib.error
 import urllib.request
 
-from . import api_billing, api_catalog, api_checkout, api_events, api_payments, control, pages
+from . import api_billing, api_catalog, api_checkout, api_discounts, api_events, api_payments, control, pages
 from .api_events import register_webhook_endpoint
 from .server import App, SandboxHTTPServer
 from .store import Store
@@ -41,7 +41,7 @@ class StripeSandbox:
         )
         self.store.on_delivery = self._enqueue_delivery
         self.app = App(self.store, deliverer=self.deliverer, on_reset=self.reset, log_requests=log_requests)
-        for module in (api_catalog, api_checkout, api_billing, api_payments, api_events):
+        for module in (api_catalog, api_checkout, api_discounts, api_billing, api_payments, api_events):
             self.app.add_routes("api", module.ROUTES)
         self.app.add_routes("control", control.ROUTES)
         self.app.add_routes("page", pages.ROUTES)

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from . import errors
 from .expand import expand
@@ -94,6 +94,8 @@ class Context:
     base_url: str
     request: dict
     app: "App"
+    # The session being paid while Checkout creates its subscription (discounts.complete_checkout).
+    checkout_session: dict | None = None
 
 
 @dataclass
@@ -185,7 +187,9 @@ class App:
     def _match(self, request: Request) -> tuple[Route, dict]:
         for route in self.routes:
             if route.method == request.method and (match := route.pattern.fullmatch(request.path)):
-                return route, match.groupdict()
+                # Ids travel form-encoded, as the stripe libraries quote them (a coupon id of your
+                # choice may hold any character).
+                return route, {name: unquote_plus(value) for name, value in match.groupdict().items()}
         raise errors.StripeError(
             404,
             f"Unrecognized request URL ({request.method}: {request.path}). "
