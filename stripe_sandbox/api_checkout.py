@@ -2,7 +2,7 @@
 
 import secrets
 
-from . import errors, flows
+from . import discounts, errors, flows
 from .api_catalog import live_customer
 from .formdata import Params, merge_metadata
 from .listing import list_endpoint, paginate
@@ -29,6 +29,8 @@ CHECKOUT_PARAMS = (
     "ui_mode",
     "return_url",
     "redirect_on_completion",
+    "automatic_tax",
+    "discounts",
 )
 # This API version's values (`hosted`, `embedded` and `custom` were renamed in 2026-03-25.dahlia).
 UI_MODES = ("elements", "embedded_page", "form", "hosted_page")
@@ -44,6 +46,7 @@ def create_checkout_session(ctx) -> dict:
         raise errors.invalid("You may only specify one of these parameters: customer, customer_email.")
     customer = live_customer(ctx, params.text("customer"), "customer") if params.text("customer") else None
     prices = _checkout_prices(ctx, params, mode)
+    automatic_tax = _automatic_tax(params, customer, _customer_update(params, customer))
     now = store.now()
     expires_at = params.integer("expires_at", default=now + DAY)
     if not now + 30 * 60 <= expires_at <= now + DAY:
@@ -54,9 +57,13 @@ def create_checkout_session(ctx) -> dict:
     subscription_data = _sub_params(params, "subscription_data", ("metadata", "description"))
     payment_intent_data = _sub_params(params, "payment_intent_data", ("metadata", "description"))
     amount = sum(price["unit_amount"] * quantity for price, quantity in prices)
+    discount = discounts.checkout_discount(
+        ctx, params, currency=prices[0][0]["currency"], subtotal=amount, customer=customer
+    )
     session = new_checkout_session(
         store,
         allow_promotion_codes=params.boolean("allow_promotion_codes"),
+        automatic_tax=automatic_tax,
         amount_subtotal=amount,
         amount_total=amount,
         billing_address_collection=params.text("billing_address_collection", choices=("auto", "required")),
@@ -98,8 +105,66 @@ def create_checkout_session(ctx) -> dict:
         "items": [item["id"] for item in items],
         "subscription_metadata": subscription_data.metadata() or {},
         "payment_intent_metadata": payment_intent_data.metadata() or {},
+        "discount": None,
     }
+    if discount is not None:
+        discounts.apply_to_session(ctx, session, *discount)
     return session
+
+
+def _customer_update(params: Params, customer: dict | None) -> dict:
+    update = params.nested("customer_update")
+    if update is None:
+        return {}
+    if customer is None:
+        raise errors.invalid("`customer_update` can only be used with `customer`.", "customer_update")
+    update.reject_unknown("address", "name", "shipping")
+    return {
+        key: update.text(key, choices=("auto", "never"), default="never") for key in ("address", "name", "shipping")
+    }
+
+
+def _automatic_tax(params: Params, customer: dict | None, customer_update: dict) -> dict:
+    """`automatic_tax[enabled]` (and `[liability]`). The sandbox has no tax registrations, so
+    the tax is always 0; what shows is Stripe's state: `requires_location_inputs` until the
+    customer's address is known (Checkout collects it on the page), then `complete`."""
+    settings = params.nested("automatic_tax")
+    disabled = {"enabled": False, "liability": None, "provider": None, "status": None}
+    if settings is None:
+        return disabled
+    settings.reject_unknown("enabled", "liability")
+    enabled = settings.boolean("enabled")
+    if enabled is None:
+        raise errors.missing_param(settings.name("enabled"))
+    liability = settings.nested("liability")
+    if liability is not None:
+        liability.reject_unknown("type", "account")
+        if liability.text("type", required=True, choices=("account", "self")) == "account":
+            # Liability on a connected account: the sandbox has no Connect.
+            account = liability.text("account", required=True)
+            raise errors.no_such("account", account, liability.name("account"), status=400)
+        if "account" in liability:
+            raise errors.invalid("`account` can only be set when `type` is `account`.", liability.name("account"))
+    if not enabled:
+        return disabled
+    has_address = customer is not None and customer["address"] is not None
+    if (
+        customer is not None
+        and not has_address
+        and "auto" not in (customer_update.get("address"), customer_update.get("shipping"))
+    ):
+        raise errors.invalid(
+            "Automatic tax calculation in Checkout requires a valid address on the Customer. Add a valid address "
+            "to the Customer or set either `customer_update[address]` to 'auto' or `customer_update[shipping]` to "
+            "'auto' to save the address entered in Checkout.",
+            "automatic_tax[enabled]",
+        )
+    return {
+        "enabled": True,
+        "liability": {"type": "self"},
+        "provider": discounts.AUTOMATIC_TAX_PROVIDER,
+        "status": "complete" if has_address else "requires_location_inputs",
+    }
 
 
 def _ui_mode_fields(params: Params) -> dict:

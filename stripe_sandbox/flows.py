@@ -5,7 +5,7 @@ Stripe's order.
 Every function takes `ctx` (store, request, base_url) and runs under the store lock.
 """
 
-from . import errors
+from . import discounts, errors
 from .objects import (
     DAY,
     add_interval,
@@ -227,6 +227,7 @@ def start_subscription(
         new_subscription_item(store, price=price, quantity=quantity, subscription=subscription["id"], period=period)
         for price, quantity in items
     ]
+    discounts.subscription_started(ctx, subscription)
     # A customer takes the currency of their first subscription, without an event.
     customer["currency"] = customer["currency"] or subscription["currency"]
     invoice = _subscription_invoice(ctx, subscription, "subscription_create", period, (now, now), now)
@@ -277,6 +278,7 @@ def _subscription_invoice(
         total=total,
         total_excluding_tax=total,
     )
+    discounts.invoice_totals(ctx, subscription, invoice)
     return invoice
 
 

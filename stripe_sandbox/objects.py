@@ -295,15 +295,23 @@ def new_promotion_code(store, *, coupon: dict, **fields) -> dict:
     )
 
 
-def new_discount(store, *, coupon: dict, promotion_code: str | None, start: int, **fields) -> dict:
+def new_discount(
+    store,
+    *,
+    coupon: dict,
+    promotion_code: str | None,
+    start: int,
+    checkout_session: str | None = None,
+    customer: str | None = None,
+) -> dict:
     """The application of `coupon` (through `promotion_code`, if any) to a session or subscription."""
     months = coupon["duration_in_months"] if coupon["duration"] == "repeating" else None
     return create_object(
         store,
         "discount",
         "di",
-        checkout_session=None,
-        customer=None,
+        checkout_session=checkout_session,
+        customer=customer,
         customer_account=None,
         end=add_interval(start, "month", months) if months else None,
         invoice=None,
@@ -313,7 +321,6 @@ def new_discount(store, *, coupon: dict, promotion_code: str | None, start: int,
         start=start,
         subscription=None,
         subscription_item=None,
-        **fields,
     )
 
 

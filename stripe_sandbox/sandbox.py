@@ -126,8 +126,14 @@ class StripeSandbox:
 
     # The /_sandbox controls, for Python callers.
 
-    def complete_checkout(self, session_id: str, *, card: str = "succeeds", email: str | None = None) -> dict:
-        return self._control("POST", f"/checkout/sessions/{session_id}/complete", card=card, email=email)
+    def complete_checkout(
+        self, session_id: str, *, card: str = "succeeds", email: str | None = None, promotion_code: str | None = None
+    ) -> dict:
+        """Pay the session; `promotion_code` is a code the customer types (the session must
+        allow promotion codes)."""
+        return self._control(
+            "POST", f"/checkout/sessions/{session_id}/complete", card=card, email=email, promotion_code=promotion_code
+        )
 
     def cancel_checkout(self, session_id: str) -> dict:
         return self._control("POST", f"/checkout/sessions/{session_id}/cancel")

@@ -15,6 +15,14 @@ def test_every_event_and_its_object_have_stripes_shape(stripe_sandbox, catalog, 
     promotion_code = stripe.PromotionCode.create(promotion={"type": "coupon", "coupon": coupon.id}, code="SHAPES")
     stripe.PromotionCode.modify(promotion_code.id, metadata={"seen": "yes"})
     stripe.Coupon.modify(coupon.id, name="20% off")
+    discounted = stripe.checkout.Session.create(
+        mode="subscription",
+        line_items=[{"price": catalog.monthly.id, "quantity": 1}],
+        allow_promotion_codes=True,
+        automatic_tax={"enabled": True},
+    )
+    stripe_sandbox.complete_checkout(discounted.id, promotion_code="shapes")
+    assert stripe.checkout.Session.retrieve(discounted.id).total_details.amount_discount == 400
     credit_pack = stripe.checkout.Session.create(
         mode="payment", customer=subscription.customer, line_items=[{"price": catalog.credits.id, "quantity": 1}]
     )
