@@ -44,6 +44,8 @@ def _invoice_payments(store, invoice: dict) -> dict:
 INCLUDABLE = {
     ("checkout.session", "line_items"): _session_line_items,
     ("checkout.session", "total_details.breakdown"): discounts.session_breakdown,
+    # The sandbox's coupons apply to every product (no `applies_to` restriction).
+    ("coupon", "applies_to"): lambda store, coupon: {"products": []},
     ("customer", "sources"): lambda store, c: list_object([], f"/v1/customers/{c['id']}/sources"),
     ("customer", "subscriptions"): _customer_subscriptions,
     ("customer", "tax_ids"): lambda store, c: list_object([], f"/v1/customers/{c['id']}/tax_ids"),
