@@ -264,7 +264,8 @@ def test_a_promotion_code_used_up_between_two_sessions_stops_the_second_at_payme
         "This promotion code cannot be redeemed because it has been used the maximum number of times."
     )
     assert stripe.checkout.Session.retrieve(second.id).status == "open"
-    assert (stripe.PromotionCode.retrieve(spring.id).times_redeemed, spring.active) == (1, True)
+    used = stripe.PromotionCode.retrieve(spring.id)
+    assert (used.times_redeemed, used.active) == (1, True)
     assert stripe.Subscription.list().data[0].id == stripe.checkout.Session.retrieve(first.id).subscription
 
 
