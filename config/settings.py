@@ -248,6 +248,10 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 if STRIPE_API_BASE:
     STRIPE_API_HOST = STRIPE_API_BASE
+# The API version dj-stripe 2.11 is built for (its default), sent with every dj-stripe
+# request; without it dj-stripe sends the `stripe` library's newer default. It is the one
+# version the sandbox serves (docs/stripe-sandbox.md).
+STRIPE_API_VERSION = "2026-05-27.dahlia"
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"

@@ -4,5 +4,6 @@ Development and test tool only; see docs/stripe-sandbox.md.
 """
 
 from .sandbox import SandboxControlError, StripeSandbox
+from .version import API_VERSION
 
-__all__ = ["SandboxControlError", "StripeSandbox"]
+__all__ = ["API_VERSION", "SandboxControlError", "StripeSandbox"]

@@ -5,12 +5,19 @@ import logging
 import signal
 import threading
 
-from .sandbox import DEFAULT_API_VERSION, StripeSandbox
+from .sandbox import StripeSandbox
+from .version import API_VERSION
 from .webhooks import DEFAULT_RETRY_BACKOFF
 
 
 def _seconds(text: str) -> tuple[float, ...]:
     return tuple(float(part) for part in text.split(",") if part.strip())
+
+
+def _api_version(text: str) -> str:
+    if text != API_VERSION:
+        raise argparse.ArgumentTypeError(f"the sandbox serves API version {API_VERSION} only, not {text}")
+    return text
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,7 +27,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--public-url", help="base URL browsers use for hosted pages (default http://HOST:PORT)")
     parser.add_argument("--webhook", action="append", default=[], metavar="URL", help="endpoint to send events to")
     parser.add_argument("--webhook-secret", help="signing secret for --webhook (default: generated and printed)")
-    parser.add_argument("--api-version", default=DEFAULT_API_VERSION)
+    parser.add_argument(
+        "--api-version",
+        type=_api_version,
+        default=API_VERSION,
+        help="the API version served, written into events; only %(default)s is implemented",
+    )
     parser.add_argument(
         "--retry-backoff",
         type=_seconds,

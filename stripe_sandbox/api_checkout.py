@@ -1,6 +1,8 @@
 """`/v1` routes for Checkout sessions and billing portal sessions."""
 
-from . import errors, flows
+import secrets
+
+from . import discounts, errors, flows
 from .api_catalog import live_customer
 from .formdata import Params, merge_metadata
 from .listing import list_endpoint, paginate
@@ -26,7 +28,13 @@ CHECKOUT_PARAMS = (
     "customer_update",
     "expires_at",
     "ui_mode",
+    "return_url",
+    "redirect_on_completion",
+    "automatic_tax",
+    "discounts",
 )
+# This API version's values (`hosted`, `embedded` and `custom` were renamed in 2026-03-25.dahlia).
+UI_MODES = ("elements", "embedded_page", "form", "hosted_page")
 
 
 def create_checkout_session(ctx) -> dict:
@@ -34,11 +42,12 @@ def create_checkout_session(ctx) -> dict:
     params.reject_unknown(*CHECKOUT_PARAMS)
     store = ctx.store
     mode = params.text("mode", required=True, choices=("payment", "subscription"))
-    params.text("ui_mode", choices=("hosted",))
+    ui_fields = _ui_mode_fields(params)
     if params.text("customer") and params.text("customer_email"):
         raise errors.invalid("You may only specify one of these parameters: customer, customer_email.")
     customer = live_customer(ctx, params.text("customer"), "customer") if params.text("customer") else None
     prices = _checkout_prices(ctx, params, mode)
+    automatic_tax = _automatic_tax(params, customer, _customer_update(params, customer))
     now = store.now()
     expires_at = params.integer("expires_at", default=now + DAY)
     if not now + 30 * 60 <= expires_at <= now + DAY:
@@ -60,9 +69,13 @@ def create_checkout_session(ctx) -> dict:
     trial_end(trial, now, param="subscription_data[trial_end]")
     payment_intent_data = _sub_params(params, "payment_intent_data", ("metadata", "description"))
     amount = sum(price["unit_amount"] * quantity for price, quantity in prices)
+    discount = discounts.checkout_discount(
+        ctx, params, currency=prices[0][0]["currency"], subtotal=amount, customer=customer
+    )
     session = new_checkout_session(
         store,
         allow_promotion_codes=params.boolean("allow_promotion_codes"),
+        automatic_tax=automatic_tax,
         amount_subtotal=amount,
         amount_total=amount,
         billing_address_collection=params.text("billing_address_collection", choices=("auto", "required")),
@@ -89,9 +102,14 @@ def create_checkout_session(ctx) -> dict:
         status="open",
         subscription=None,
         success_url=params.text("success_url"),
-        ui_mode="hosted",
+        **ui_fields,
     )
-    session["url"] = f"{ctx.base_url}/checkout/{session['id']}"
+    if session["ui_mode"] == "hosted_page":
+        session["url"] = f"{ctx.base_url}/checkout/{session['id']}"
+    else:
+        # Stripe.js mounts these on the merchant's page with the client secret; the sandbox
+        # has no such page, so they are completed with /_sandbox/checkout/sessions/{id}/complete.
+        session.update(url=None, client_secret=f"{session['id']}_secret_{secrets.token_urlsafe(18)}")
     items = [
         new_checkout_item(store, price, store.get(price["product"], "product"), quantity) for price, quantity in prices
     ]
@@ -100,8 +118,91 @@ def create_checkout_session(ctx) -> dict:
         "subscription_metadata": subscription_data.metadata() or {},
         "trial": trial,
         "payment_intent_metadata": payment_intent_data.metadata() or {},
+        "discount": None,
     }
+    if discount is not None:
+        discounts.apply_to_session(ctx, session, *discount)
     return session
+
+
+def _customer_update(params: Params, customer: dict | None) -> dict:
+    update = params.nested("customer_update")
+    if update is None:
+        return {}
+    if customer is None:
+        raise errors.invalid("`customer_update` can only be used with `customer`.", "customer_update")
+    update.reject_unknown("address", "name", "shipping")
+    return {
+        key: update.text(key, choices=("auto", "never"), default="never") for key in ("address", "name", "shipping")
+    }
+
+
+def _automatic_tax(params: Params, customer: dict | None, customer_update: dict) -> dict:
+    """`automatic_tax[enabled]` (and `[liability]`). The sandbox has no tax registrations, so
+    the tax is always 0; what shows is Stripe's state: `requires_location_inputs` until the
+    customer's address is known (Checkout collects it on the page), then `complete`."""
+    settings = params.nested("automatic_tax")
+    disabled = {"enabled": False, "liability": None, "provider": None, "status": None}
+    if settings is None:
+        return disabled
+    settings.reject_unknown("enabled", "liability")
+    enabled = settings.boolean("enabled")
+    if enabled is None:
+        raise errors.missing_param(settings.name("enabled"))
+    liability = settings.nested("liability")
+    if liability is not None:
+        liability.reject_unknown("type", "account")
+        if liability.text("type", required=True, choices=("account", "self")) == "account":
+            # Liability on a connected account: the sandbox has no Connect.
+            account = liability.text("account", required=True)
+            raise errors.no_such("account", account, liability.name("account"), status=400)
+        if "account" in liability:
+            raise errors.invalid("`account` can only be set when `type` is `account`.", liability.name("account"))
+    if not enabled:
+        return disabled
+    has_address = customer is not None and customer["address"] is not None
+    if (
+        customer is not None
+        and not has_address
+        and "auto" not in (customer_update.get("address"), customer_update.get("shipping"))
+    ):
+        raise errors.invalid(
+            "Automatic tax calculation in Checkout requires a valid address on the Customer. Add a valid address "
+            "to the Customer or set either `customer_update[address]` to 'auto' or `customer_update[shipping]` to "
+            "'auto' to save the address entered in Checkout.",
+            "automatic_tax[enabled]",
+        )
+    return {
+        "enabled": True,
+        "liability": {"type": "self"},
+        "provider": discounts.AUTOMATIC_TAX_PROVIDER,
+        "status": "complete" if has_address else "requires_location_inputs",
+    }
+
+
+def _ui_mode_fields(params: Params) -> dict:
+    """`ui_mode` (default `hosted_page`) and the URLs each mode takes."""
+    ui_mode = params.text("ui_mode", choices=UI_MODES, default="hosted_page")
+    if ui_mode == "hosted_page":
+        for key in ("return_url", "redirect_on_completion"):
+            if key in params:
+                raise errors.invalid(f"`{key}` cannot be used when `ui_mode` is `hosted_page`.", key)
+        return {"ui_mode": ui_mode}
+    if ui_mode in ("embedded_page", "elements"):
+        for key in ("success_url", "cancel_url"):
+            if key in params:
+                raise errors.invalid(f"`{key}` is not allowed when `ui_mode` is `{ui_mode}`.", key)
+    fields = {"ui_mode": ui_mode, "return_url": params.text("return_url")}
+    if ui_mode == "embedded_page":
+        redirect = params.text("redirect_on_completion", choices=("always", "if_required", "never"), default="always")
+        if redirect != "never" and fields["return_url"] is None:
+            raise errors.missing_param("return_url")
+        fields["redirect_on_completion"] = redirect
+    elif "redirect_on_completion" in params:
+        raise errors.invalid(
+            "`redirect_on_completion` can only be used when `ui_mode` is `embedded_page`.", "redirect_on_completion"
+        )
+    return fields
 
 
 def _sub_params(params: Params, key: str, allowed: tuple[str, ...]) -> Params:

@@ -9,6 +9,7 @@ from . import errors
 from .formdata import Params, merge_metadata
 from .listing import list_endpoint
 from .objects import deleted_object, new_webhook_endpoint
+from .version import unsupported
 
 EVENT_TYPE = re.compile(r"^\*$|^[a-z_]+(\.[a-z_]+)+$")
 
@@ -58,11 +59,15 @@ def register_webhook_endpoint(
 def create_webhook_endpoint(ctx) -> dict:
     params = ctx.params
     params.reject_unknown("url", "enabled_events", "description", "metadata", "api_version")
+    api_version = params.text("api_version")
+    if api_version is not None and api_version != ctx.store.api_version:
+        # Events are only ever rendered in the version the sandbox serves.
+        raise errors.invalid(unsupported(api_version), "api_version")
     endpoint, secret = register_webhook_endpoint(
         ctx.store,
         url=_endpoint_url(params, required=True),
         enabled_events=_enabled_events(params, required=True),
-        api_version=params.text("api_version"),
+        api_version=api_version,
         description=params.text("description"),
         metadata=params.metadata() or {},
     )

@@ -1,7 +1,7 @@
 """`/_sandbox` routes: what a test (or a developer with curl) does that a customer or
 Stripe's clock would do in real life. They take form or JSON bodies and need no API key."""
 
-from . import errors, flows
+from . import discounts, errors, flows
 from .api_catalog import live_customer
 from .objects import deleted_object
 from .payment_objects import CHARGE_FAILS_CARD, SUCCEEDING_CARD, card_number_from_input
@@ -29,11 +29,16 @@ def card_number(ctx) -> str:
 
 
 def complete_checkout(ctx, session_id: str) -> dict:
-    ctx.params.reject_unknown("card", "email", "name")
+    ctx.params.reject_unknown("card", "email", "name", "promotion_code")
     session = ctx.store.get(session_id, "checkout.session")
     with ctx.store.at(flows.customer_time(ctx.store, session["customer"])):
-        return flows.complete_checkout(
-            ctx, session, card_number=card_number(ctx), email=ctx.params.text("email"), name=ctx.params.text("name")
+        return discounts.complete_checkout(
+            ctx,
+            session,
+            promotion_code=ctx.params.text("promotion_code"),
+            card_number=card_number(ctx),
+            email=ctx.params.text("email"),
+            name=ctx.params.text("name"),
         )
 
 

@@ -7,7 +7,7 @@ session's `line_items` or a price's `currency_options`); INCLUDABLE computes the
 
 import copy
 
-from . import errors
+from . import discounts, errors
 from .objects import list_object
 
 
@@ -43,12 +43,14 @@ def _invoice_payments(store, invoice: dict) -> dict:
 
 INCLUDABLE = {
     ("checkout.session", "line_items"): _session_line_items,
-    ("checkout.session", "total_details.breakdown"): lambda store, session: {"discounts": [], "taxes": []},
+    ("checkout.session", "total_details.breakdown"): discounts.session_breakdown,
+    # The sandbox's coupons apply to every product (no `applies_to` restriction).
+    ("coupon", "applies_to"): lambda store, coupon: {"products": []},
     ("customer", "sources"): lambda store, c: list_object([], f"/v1/customers/{c['id']}/sources"),
     ("customer", "subscriptions"): _customer_subscriptions,
     ("customer", "tax_ids"): lambda store, c: list_object([], f"/v1/customers/{c['id']}/tax_ids"),
     ("invoice", "payments"): _invoice_payments,
-    ("item", "discounts"): lambda store, item: [],
+    ("item", "discounts"): discounts.item_discounts,
     ("item", "taxes"): lambda store, item: [],
     ("price", "currency_options"): _currency_options,
     ("price", "tiers"): lambda store, price: None,

@@ -5,7 +5,7 @@ Stripe's order.
 Every function takes `ctx` (store, request, base_url) and runs under the store lock.
 """
 
-from . import errors
+from . import discounts, errors
 from .objects import (
     DAY,
     add_interval,
@@ -273,6 +273,7 @@ def start_subscription(
         new_subscription_item(store, price=price, quantity=quantity, subscription=subscription["id"], period=period)
         for price, quantity in items
     ]
+    discounts.subscription_started(ctx, subscription)
     # A customer takes the currency of their first subscription, without an event.
     customer["currency"] = customer["currency"] or subscription["currency"]
     invoice = subscription_invoice(
@@ -343,6 +344,7 @@ def subscription_invoice(
     )[::-1]:
         add_invoice_item_line(store, invoice, invoice_item)
     compute_totals(invoice)
+    discounts.invoice_totals(ctx, subscription, invoice)
     return invoice
 
 
@@ -360,13 +362,17 @@ def add_invoice_item_line(store, invoice: dict, invoice_item: dict) -> dict:
 
 
 def compute_totals(invoice: dict) -> None:
-    total = sum(line["amount"] for line in invoice["lines"]["data"])
+    """Subtotal of the lines, less their discounts; a negative total is due as 0 (the rest
+    becomes the customer's credit when the invoice is finalized)."""
+    lines = invoice["lines"]["data"]
+    subtotal = sum(line["amount"] for line in lines)
+    total = subtotal - sum(off["amount"] for line in lines for off in line["discount_amounts"] or [])
     due = max(total, 0)
     invoice.update(
         amount_due=due,
         amount_remaining=due - invoice["amount_paid"],
-        subtotal=total,
-        subtotal_excluding_tax=total,
+        subtotal=subtotal,
+        subtotal_excluding_tax=subtotal,
         total=total,
         total_excluding_tax=total,
     )

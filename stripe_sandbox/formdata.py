@@ -95,6 +95,19 @@ class Params:
             )
         return number
 
+    def number(self, key: str, *, required: bool = False, default=None) -> float | None:
+        """A decimal number (`percent_off=12.5`)."""
+        value = self.data.get(key)
+        if value is None or value == "":
+            if required:
+                raise errors.missing_param(self.name(key))
+            return default
+        if isinstance(value, bool) or not (
+            isinstance(value, int | float) or re.fullmatch(r"-?(\d+(\.\d*)?|\.\d+)", str(value))
+        ):
+            raise errors.invalid(f"Invalid decimal: {value}", self.name(key), "parameter_invalid_decimal")
+        return float(value)
+
     def boolean(self, key: str, *, default=None) -> bool | None:
         value = self.data.get(key)
         if value is None or value == "":

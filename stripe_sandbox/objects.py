@@ -4,6 +4,7 @@ its resource (shapes.py), fills in what the request decided, and is added to the
 import calendar
 import copy
 import secrets
+import string
 import time
 from datetime import UTC, datetime
 
@@ -278,6 +279,7 @@ def new_invoice_item_line(store, *, invoice: dict, invoice_item: dict) -> dict:
         quantity=invoice_item["quantity"],
         subscription=details["subscription"] if details else None,
         unit_amount_decimal=pricing.get("unit_amount_decimal"),
+        discountable=invoice_item["discountable"],
     )
 
 
@@ -295,6 +297,7 @@ def _invoice_line(
     quantity: int,
     subscription: str | None,
     unit_amount_decimal: str | None = None,
+    discountable: bool = True,
 ) -> dict:
     line = template("line_item")
     line.update(
@@ -303,7 +306,7 @@ def _invoice_line(
         currency=currency,
         description=description,
         discount_amounts=[],
-        discountable=True,
+        discountable=discountable,
         discounts=[],
         invoice=invoice["id"],
         metadata=metadata,
@@ -420,6 +423,57 @@ def new_portal_session(store, *, customer: str, return_url: str | None, locale: 
     )
     session["url"] = f"{base_url}/billing_portal/{session['id']}"
     return session
+
+
+def new_coupon(store, *, coupon_id: str | None, **fields) -> dict:
+    """A coupon; its id is the one the request chose, or 8 random letters and digits as Stripe makes."""
+    while coupon_id is None:
+        candidate = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(8))
+        coupon_id = None if candidate in store.objects else candidate
+    coupon = template("coupon")
+    coupon.update(id=coupon_id, created=store.now(), times_redeemed=0, valid=True, **fields)
+    return store.add(coupon)
+
+
+def new_promotion_code(store, *, coupon: dict, **fields) -> dict:
+    return create_object(
+        store,
+        "promotion_code",
+        "promo",
+        customer_account=None,
+        promotion={"coupon": coupon["id"], "type": "coupon"},
+        times_redeemed=0,
+        **fields,
+    )
+
+
+def new_discount(
+    store,
+    *,
+    coupon: dict,
+    promotion_code: str | None,
+    start: int,
+    checkout_session: str | None = None,
+    customer: str | None = None,
+) -> dict:
+    """The application of `coupon` (through `promotion_code`, if any) to a session or subscription."""
+    months = coupon["duration_in_months"] if coupon["duration"] == "repeating" else None
+    return create_object(
+        store,
+        "discount",
+        "di",
+        checkout_session=checkout_session,
+        customer=customer,
+        customer_account=None,
+        end=add_interval(start, "month", months) if months else None,
+        invoice=None,
+        invoice_item=None,
+        promotion_code=promotion_code,
+        source={"coupon": coupon["id"], "type": "coupon"},
+        start=start,
+        subscription=None,
+        subscription_item=None,
+    )
 
 
 def new_webhook_endpoint(store, **fields) -> dict:

@@ -4,7 +4,7 @@ invoices (HTML and PDF) and charge receipts. Plain HTML forms, no JavaScript."""
 from datetime import UTC, datetime
 from html import escape
 
-from . import errors, flows
+from . import discounts, errors, flows
 from .objects import money
 from .payment_objects import DECLINED_CARD, SUCCEEDING_CARD, card_number_from_input
 from .server import Response
@@ -40,9 +40,10 @@ def checkout_page(ctx, session_id: str, error: str | None = None, status: int = 
     session = ctx.store.get(session_id, "checkout.session")
     if session["status"] != "open":
         return _page("Checkout", f"<h1>This checkout session is {escape(session['status'])}.</h1>")
+    currency = session["currency"]
     rows = "".join(
         f"<tr><td>{escape(item['description'])} × {item['quantity']}</td>"
-        f"<td class=amount>{money(item['amount_total'], item['currency'])}</td></tr>"
+        f"<td class=amount>{money(item['amount_subtotal'], item['currency'])}</td></tr>"
         for item in flows.checkout_items(ctx.store, session)
     )
     customer = ctx.store.find(session["customer"], "customer") if session["customer"] else None
@@ -51,9 +52,10 @@ def checkout_page(ctx, session_id: str, error: str | None = None, status: int = 
     error_html = f"<p class=error>{escape(error)}</p>" if error else ""
     return _page(
         "Checkout",
-        f"<h1>Pay {money(session['amount_total'], session['currency'])}{renews}</h1>{error_html}"
-        f"<table>{rows}<tr class=total><td>Total</td>"
-        f"<td class=amount>{money(session['amount_total'], session['currency'])}</td></tr></table>"
+        f"<h1>Pay {money(session['amount_total'], currency)}{renews}</h1>{error_html}"
+        f"<table>{rows}{_discount_row(ctx, session)}<tr class=total><td>Total</td>"
+        f"<td class=amount>{money(session['amount_total'], currency)}</td></tr></table>"
+        f"{_promotion_code_form(session)}"
         f"<form method=post action='/checkout/{escape(session_id)}/pay'>"
         f"<label for=email>Email</label><input id=email name=email type=email value='{escape(email)}'>"
         "<label for=name>Name on card</label><input id=name name=name value='Test Customer'>"
@@ -66,13 +68,49 @@ def checkout_page(ctx, session_id: str, error: str | None = None, status: int = 
     )
 
 
+def _discount_row(ctx, session: dict) -> str:
+    discount = discounts.session_discount(ctx.store, session)
+    if discount is None:
+        return ""
+    promotion_code = (
+        ctx.store.find(discount["promotion_code"], "promotion_code") if discount["promotion_code"] else None
+    )
+    coupon = ctx.store.discount_details[discount["id"]]["coupon"]
+    label = promotion_code["code"] if promotion_code else coupon["name"] or coupon["id"]
+    amount = money(session["total_details"]["amount_discount"], session["currency"])
+    return f"<tr class=discount><td>Discount ({escape(label)})</td><td class=amount>−{amount}</td></tr>"
+
+
+def _promotion_code_form(session: dict) -> str:
+    if not session["allow_promotion_codes"]:
+        return ""
+    return (
+        f"<form method=post action='/checkout/{escape(session['id'])}/promotion_code'>"
+        "<label for=promotion_code>Promotion code</label>"
+        "<input id=promotion_code name=promotion_code value='' autocomplete=off>"
+        "<button type=submit>Apply</button></form>"
+    )
+
+
+def apply_promotion_code(ctx, session_id: str) -> Response:
+    session = ctx.store.get(session_id, "checkout.session")
+    code = ctx.params.text("promotion_code")
+    if not code:
+        return checkout_page(ctx, session_id, "Enter a promotion code.", 400)
+    try:
+        discounts.apply_promotion_code(ctx, session, code)
+    except errors.StripeError as error:
+        return checkout_page(ctx, session_id, error.body["message"], error.status)
+    return Response.redirect(f"/checkout/{session_id}")
+
+
 def pay_checkout(ctx, session_id: str) -> Response:
     session = ctx.store.get(session_id, "checkout.session")
     card_number = card_number_from_input(ctx.params.text("card"))
     if card_number is None:
         return checkout_page(ctx, session_id, "Your card number is incorrect.", 402)
     try:
-        flows.complete_checkout(
+        discounts.complete_checkout(
             ctx, session, card_number=card_number, email=ctx.params.text("email"), name=ctx.params.text("name")
         )
     except errors.StripeError as error:
@@ -227,6 +265,7 @@ def _pdf(lines: list[str]) -> bytes:
 ROUTES = [
     ("GET", "/checkout/{session_id}", checkout_page),
     ("POST", "/checkout/{session_id}/pay", pay_checkout),
+    ("POST", "/checkout/{session_id}/promotion_code", apply_promotion_code),
     ("POST", "/checkout/{session_id}/cancel", cancel_checkout),
     ("GET", "/billing_portal/{portal_session_id}", portal_page),
     ("POST", "/billing_portal/{portal_session_id}/subscriptions/{subscription_id}/cancel", portal_cancel),

@@ -8,13 +8,24 @@ import threading
 import urllib.error
 import urllib.request
 
-from . import api_billing, api_catalog, api_checkout, api_clock, api_events, api_payments, control, pages, schedules
+from . import (
+    api_billing,
+    api_catalog,
+    api_checkout,
+    api_clock,
+    api_discounts,
+    api_events,
+    api_payments,
+    control,
+    pages,
+    schedules,
+)
 from .api_events import register_webhook_endpoint
 from .server import App, SandboxHTTPServer
 from .store import Store
+from .version import API_VERSION, unsupported
 from .webhooks import DEFAULT_RETRY_BACKOFF, Deliverer
 
-DEFAULT_API_VERSION = "2026-05-27.dahlia"  # dj-stripe 2.11's default
 DEFAULT_ACCOUNT_ID = "acct_1KeelSandbox0001"
 DJSTRIPE_WEBHOOK_PATH = re.compile(r"/webhook/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/?$")
 
@@ -26,12 +37,14 @@ class StripeSandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         public_url: str | None = None,
-        api_version: str = DEFAULT_API_VERSION,
+        api_version: str = API_VERSION,
         account_id: str = DEFAULT_ACCOUNT_ID,
         retry_backoff=DEFAULT_RETRY_BACKOFF,
         delivery_timeout: float = 10.0,
         log_requests: bool = True,
     ):
+        if api_version != API_VERSION:
+            raise ValueError(unsupported(api_version))
         self.host, self.port, self.public_url = host, port, public_url
         self.store = Store(account_id=account_id, api_version=api_version)
         self.deliverer = Deliverer(
@@ -39,13 +52,27 @@ class StripeSandbox:
         )
         self.store.on_delivery = self._enqueue_delivery
         self.app = App(self.store, deliverer=self.deliverer, on_reset=self.reset, log_requests=log_requests)
-        for module in (api_catalog, api_checkout, api_billing, api_payments, api_events, api_clock, schedules):
+        for module in (
+            api_catalog,
+            api_checkout,
+            api_discounts,
+            api_billing,
+            api_payments,
+            api_events,
+            api_clock,
+            schedules,
+        ):
             self.app.add_routes("api", module.ROUTES)
         self.app.add_routes("control", control.ROUTES)
         self.app.add_routes("page", pages.ROUTES)
         self._fixed_endpoints: list[tuple[dict, str]] = []
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def api_version(self) -> str:
+        """The one API version served: `stripe.api_version = sandbox.api_version`."""
+        return self.store.api_version
 
     @property
     def url(self) -> str:
@@ -119,8 +146,14 @@ class StripeSandbox:
 
     # The /_sandbox controls, for Python callers.
 
-    def complete_checkout(self, session_id: str, *, card: str = "succeeds", email: str | None = None) -> dict:
-        return self._control("POST", f"/checkout/sessions/{session_id}/complete", card=card, email=email)
+    def complete_checkout(
+        self, session_id: str, *, card: str = "succeeds", email: str | None = None, promotion_code: str | None = None
+    ) -> dict:
+        """Pay the session; `promotion_code` is a code the customer types (the session must
+        allow promotion codes)."""
+        return self._control(
+            "POST", f"/checkout/sessions/{session_id}/complete", card=card, email=email, promotion_code=promotion_code
+        )
 
     def cancel_checkout(self, session_id: str) -> dict:
         return self._control("POST", f"/checkout/sessions/{session_id}/cancel")

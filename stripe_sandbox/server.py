@@ -17,18 +17,40 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from . import errors
 from .expand import expand
 from .formdata import Params, parse_form
 from .store import NO_REQUEST, Store
+from .version import unsupported
 
 logger = logging.getLogger("stripe_sandbox")
 
 ACCEPTED_KEY_PREFIXES = ("sk_test_", "rk_test_")
 # Stripe keeps idempotency keys for 24 hours; the sandbox keeps the most recent ones.
 IDEMPOTENCY_CAPACITY = 10_000
+
+# Stripe takes any path segment where a route has an id (`GET /v1/customers/whatever` is
+# "No such customer: 'whatever'"), except the words its own routes put at that place:
+# `GET /v1/customers/search` is the customer search, not the customer "search". These are
+# those words in this API version (every `/v1/<resource>/<word>` route of the `stripe` npm
+# package 22.2.0 beside a `/v1/<resource>/{id}` one). A sandbox route's `{id}` never
+# matches them, so a Stripe route the sandbox does not implement answers 404 "Unrecognized
+# request URL", while an unknown id still answers 404 resource_missing.
+STRIPE_ROUTE_WORDS = {
+    "/v1/charges": ("search",),
+    "/v1/credit_notes": ("preview",),
+    "/v1/customers": ("search",),
+    "/v1/invoices": ("create_preview", "search"),
+    "/v1/payment_intents": ("search",),
+    "/v1/payment_records": ("report_payment",),
+    "/v1/prices": ("search",),
+    "/v1/products": ("search",),
+    "/v1/subscriptions": ("search",),
+    "/v1/tax/transactions": ("create_from_calculation", "create_reversal"),
+    "/v1/test_helpers/issuing/transactions": ("create_force_capture", "create_unlinked_refund"),
+}
 
 
 @dataclass
@@ -72,6 +94,8 @@ class Context:
     base_url: str
     request: dict
     app: "App"
+    # The session being paid while Checkout creates its subscription (discounts.complete_checkout).
+    checkout_session: dict | None = None
 
 
 @dataclass
@@ -94,8 +118,7 @@ class App:
     def add_routes(self, kind: str, routes: list[tuple[str, str, Callable]]) -> None:
         """`routes` are (method, path, handler); `{name}` in a path is passed to the handler as `name`."""
         for method, path, handler in routes:
-            pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)
-            self.routes.append(Route(method, re.compile(pattern + "/?"), handler, kind))
+            self.routes.append(Route(method, re.compile(_route_pattern(path) + "/?"), handler, kind))
 
     def handle(self, request: Request) -> Response:
         request_id = "req_" + secrets.token_hex(7)
@@ -109,7 +132,8 @@ class App:
                 {"error": {"type": "api_error", "message": "The Stripe sandbox failed; see its log."}}, 500
             )
         response.headers.setdefault("Request-Id", request_id)
-        response.headers.setdefault("Stripe-Version", request.header("Stripe-Version") or self.store.api_version)
+        # Whatever was asked, the answer is in the one version the sandbox serves.
+        response.headers["Stripe-Version"] = self.store.api_version
         return response
 
     def _dispatch(self, request: Request, request_id: str) -> Response:
@@ -118,6 +142,9 @@ class App:
             return self._call(route, request, path_args, NO_REQUEST)
 
         api_key = self._authenticate(request)
+        requested_version = request.header("Stripe-Version")
+        if requested_version and requested_version != self.store.api_version:
+            raise errors.StripeError(400, unsupported(requested_version))
         idempotency_key = request.header("Idempotency-Key") if request.method == "POST" else None
         event_request = {"id": request_id, "idempotency_key": idempotency_key}
         if not idempotency_key:
@@ -160,7 +187,9 @@ class App:
     def _match(self, request: Request) -> tuple[Route, dict]:
         for route in self.routes:
             if route.method == request.method and (match := route.pattern.fullmatch(request.path)):
-                return route, match.groupdict()
+                # Ids travel form-encoded, as the stripe libraries quote them (a coupon id of your
+                # choice may hold any character).
+                return route, {name: unquote_plus(value) for name, value in match.groupdict().items()}
         raise errors.StripeError(
             404,
             f"Unrecognized request URL ({request.method}: {request.path}). "
@@ -214,6 +243,21 @@ class App:
             result = copy.deepcopy(result)
             expand(result, ctx.params.array("expand"), self.store)
         return Response.json(result)
+
+
+def _route_pattern(path: str) -> str:
+    """The regular expression of `path`: `{name}` matches one segment, but not one of
+    STRIPE_ROUTE_WORDS at that place."""
+    parts = []
+    for segment in path.split("/"):
+        name = re.fullmatch(r"\{(\w+)\}", segment)
+        if name is None:
+            parts.append(re.escape(segment))
+            continue
+        words = STRIPE_ROUTE_WORDS.get("/".join(part for part in path.split("/")[: len(parts)]), ())
+        not_a_word = f"(?!(?:{'|'.join(map(re.escape, words))})(?:/|$))" if words else ""
+        parts.append(f"(?P<{name.group(1)}>{not_a_word}[^/]+)")
+    return "/".join(parts)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -61,6 +61,9 @@ class Store:
             # payment_intent_data it was created with, which Stripe never shows on the session.
             self.checkout_details: dict[str, dict] = {}
             self.webhook_secrets: dict[str, str] = {}
+            # Per discount (di_...): the terms of its coupon when it was applied (a deleted or
+            # changed coupon does not change a discount) and how many invoices it reduced.
+            self.discount_details: dict[str, dict] = {}
             self.idempotent_responses: OrderedDict[tuple[str, str], dict] = OrderedDict()
             # What the clock already did once per object and period: (kind, object id, time).
             self.notices_sent: set[tuple[str, str, int]] = set()

@@ -31,13 +31,14 @@ TEST_RETRY_BACKOFF = (0.05, 0.1, 0.2)
 
 @contextmanager
 def stripe_pointed_at(sandbox: StripeSandbox, api_key: str = TEST_API_KEY) -> Iterator[None]:
-    """Point the global `stripe` module at the sandbox for the duration of the block."""
-    saved = stripe.api_base, stripe.api_key
-    stripe.api_base, stripe.api_key = sandbox.url, api_key
+    """Point the global `stripe` module at the sandbox for the duration of the block, in
+    the API version the sandbox serves (the `stripe` library's own default is newer)."""
+    saved = stripe.api_base, stripe.api_key, stripe.api_version
+    stripe.api_base, stripe.api_key, stripe.api_version = sandbox.url, api_key, sandbox.api_version
     try:
         yield
     finally:
-        stripe.api_base, stripe.api_key = saved
+        stripe.api_base, stripe.api_key, stripe.api_version = saved
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +49,8 @@ def stripe_sandbox_server() -> Iterator[StripeSandbox]:
 
 @pytest.fixture
 def stripe_sandbox(stripe_sandbox_server: StripeSandbox) -> Iterator[StripeSandbox]:
-    """A sandbox with no objects, and `stripe.api_base` / `stripe.api_key` pointing at it."""
+    """A sandbox with no objects, and `stripe.api_base` / `stripe.api_key` /
+    `stripe.api_version` pointing at it."""
     stripe_sandbox_server.reset()
     with stripe_pointed_at(stripe_sandbox_server):
         yield stripe_sandbox_server

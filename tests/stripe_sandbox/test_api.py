@@ -4,18 +4,64 @@ import pytest
 import requests
 import stripe
 
-from stripe_sandbox.testing import TEST_API_KEY
+from stripe_sandbox import API_VERSION, StripeSandbox
+from stripe_sandbox.testing import TEST_API_KEY, stripe_pointed_at
 from tests.stripe_sandbox.assertions import assert_stripe_shape
 
 
 def test_the_global_api_and_a_stripe_client_both_reach_the_sandbox(stripe_sandbox):
     created = stripe.Customer.create(email="global@example.com")
 
-    client = stripe.StripeClient(TEST_API_KEY, base_addresses={"api": stripe_sandbox.url})
+    client = stripe.StripeClient(TEST_API_KEY, base_addresses={"api": stripe_sandbox.url}, stripe_version=API_VERSION)
     fetched = client.v1.customers.retrieve(created.id)
 
     assert fetched.id == created.id
     assert fetched.email == "global@example.com"
+
+
+def test_a_request_for_another_api_version_is_400_naming_the_served_one(stripe_sandbox):
+    # What the `stripe` library sends unless told otherwise.
+    library_default = stripe._api_version._ApiVersion.CURRENT
+    assert library_default != API_VERSION
+    client = stripe.StripeClient(TEST_API_KEY, base_addresses={"api": stripe_sandbox.url})
+
+    with pytest.raises(stripe.InvalidRequestError) as global_api:
+        stripe.Customer.create(email="old@example.com", stripe_version="2024-06-20")
+    with pytest.raises(stripe.InvalidRequestError) as default_client:
+        client.v1.customers.list()
+
+    assert global_api.value.http_status == 400
+    assert global_api.value.user_message.startswith("Invalid Stripe API version: 2024-06-20. ")
+    assert f"serves API version {API_VERSION} only" in global_api.value.user_message
+    assert default_client.value.user_message.startswith(f"Invalid Stripe API version: {library_default}. ")
+    assert global_api.value.headers["Stripe-Version"] == API_VERSION
+    assert stripe.Customer.list().data == []
+
+
+def test_every_response_names_the_served_version(stripe_sandbox):
+    created = stripe.Customer.create(email="v@example.com")
+    without_header = requests.get(f"{stripe_sandbox.url}/v1/customers", auth=(TEST_API_KEY, ""))
+    not_found = requests.get(f"{stripe_sandbox.url}/v1/nothing_here", auth=(TEST_API_KEY, ""))
+    control = requests.get(f"{stripe_sandbox.url}/_sandbox/deliveries")
+
+    assert created.last_response.headers["Stripe-Version"] == API_VERSION
+    assert [r.headers["Stripe-Version"] for r in (without_header, not_found, control)] == [API_VERSION] * 3
+    assert stripe.Event.list().data[0].api_version == API_VERSION
+
+
+def test_stripe_pointed_at_sets_the_served_version_and_restores_the_librarys(stripe_sandbox_server):
+    before = stripe.api_version
+
+    with stripe_pointed_at(stripe_sandbox_server):
+        inside = stripe.api_version
+        stripe.Customer.list()
+
+    assert (inside, stripe.api_version) == (API_VERSION, before)
+
+
+def test_a_sandbox_for_another_api_version_cannot_be_made():
+    with pytest.raises(ValueError, match=f"serves API version {API_VERSION} only"):
+        StripeSandbox(api_version="2026-08-26.dahlia")
 
 
 def test_the_account_is_a_test_mode_standard_account(stripe_sandbox):
@@ -90,6 +136,30 @@ def test_an_unknown_url_is_404(stripe_sandbox):
 
     assert response.status_code == 404
     assert "Unrecognized request URL (GET: /v1/nothing_here)" in response.json()["error"]["message"]
+
+
+def test_a_stripe_route_the_sandbox_does_not_implement_is_404_unrecognized_url(stripe_sandbox):
+    # `search` is one of Stripe's own routes beside `/{id}`, not an id.
+    with pytest.raises(stripe.InvalidRequestError) as search:
+        stripe.Customer.search(query="email:'ada@example.com'")
+    with pytest.raises(stripe.InvalidRequestError) as bare_search:
+        stripe.Customer.retrieve("search")
+    with pytest.raises(stripe.InvalidRequestError) as preview:
+        stripe.CreditNote.preview(invoice="in_doesnotexist")
+
+    assert (search.value.http_status, search.value.code) == (404, None)
+    assert search.value.user_message.startswith("Unrecognized request URL (GET: /v1/customers/search). ")
+    assert bare_search.value.user_message.startswith("Unrecognized request URL (GET: /v1/customers/search). ")
+    assert preview.value.http_status == 404
+    assert preview.value.user_message.startswith("Unrecognized request URL (GET: /v1/credit_notes/preview). ")
+
+
+def test_any_other_word_where_an_id_goes_is_an_unknown_id(stripe_sandbox):
+    with pytest.raises(stripe.InvalidRequestError) as failure:
+        stripe.Customer.retrieve("searches")
+
+    assert (failure.value.http_status, failure.value.code) == (404, "resource_missing")
+    assert failure.value.user_message == "No such customer: 'searches'"
 
 
 def test_the_same_idempotency_key_and_body_replays_the_first_response(stripe_sandbox):

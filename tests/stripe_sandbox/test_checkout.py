@@ -39,6 +39,7 @@ def test_a_subscription_bought_on_the_hosted_page(stripe_sandbox, catalog, custo
     opened = assert_stripe_shape(session, "checkout.session")
     assert opened["id"].startswith("cs_test_")
     assert opened["url"] == f"{stripe_sandbox.url}/checkout/{session.id}"
+    assert (opened["ui_mode"], opened["client_secret"]) == ("hosted_page", None)
     assert (opened["status"], opened["payment_status"], opened["mode"]) == ("open", "unpaid", "subscription")
     assert (opened["amount_total"], opened["currency"], opened["subscription"]) == (2000, "usd", None)
 
@@ -263,3 +264,55 @@ def test_inactive_prices_and_mixed_customer_params_are_refused(stripe_sandbox, c
     assert inactive.value.param == "line_items[0][price]"
     assert "inactive" in inactive.value.user_message
     assert "customer, customer_email" in both.value.user_message
+
+
+def test_an_embedded_page_session_has_a_client_secret_and_no_url(stripe_sandbox, catalog):
+    session = stripe.checkout.Session.create(
+        mode="payment",
+        ui_mode="embedded_page",
+        line_items=[{"price": catalog.credits.id, "quantity": 1}],
+        return_url="https://keel.test/billing/return?session={CHECKOUT_SESSION_ID}",
+    )
+    elements = stripe.checkout.Session.create(
+        mode="subscription", ui_mode="elements", line_items=[{"price": catalog.monthly.id, "quantity": 1}]
+    )
+
+    opened = assert_stripe_shape(session, "checkout.session")
+    completed = stripe_sandbox.complete_checkout(session.id)
+
+    assert (opened["ui_mode"], opened["url"], opened["redirect_on_completion"]) == ("embedded_page", None, "always")
+    assert opened["client_secret"].startswith(f"{session.id}_secret_")
+    assert opened["return_url"] == "https://keel.test/billing/return?session={CHECKOUT_SESSION_ID}"
+    assert (elements.ui_mode, elements.url, elements.return_url) == ("elements", None, None)
+    assert elements.client_secret.startswith(f"{elements.id}_secret_")
+    assert (completed["status"], completed["payment_status"]) == ("complete", "paid")
+
+
+@pytest.mark.parametrize(
+    ("params", "param"),
+    [
+        ({"ui_mode": "hosted"}, "ui_mode"),
+        ({"ui_mode": "embedded"}, "ui_mode"),
+        ({"ui_mode": "embedded_page"}, "return_url"),
+        ({"ui_mode": "embedded_page", "return_url": "https://keel.test/r", "success_url": SUCCESS_URL}, "success_url"),
+        ({"ui_mode": "elements", "cancel_url": CANCEL_URL}, "cancel_url"),
+        ({"return_url": "https://keel.test/r"}, "return_url"),
+        ({"ui_mode": "form", "redirect_on_completion": "never"}, "redirect_on_completion"),
+    ],
+    ids=[
+        "old-hosted",
+        "old-embedded",
+        "embedded-without-return-url",
+        "embedded-with-success-url",
+        "elements-with-cancel-url",
+        "hosted-with-return-url",
+        "form-with-redirect-on-completion",
+    ],
+)
+def test_ui_modes_take_this_versions_values_and_urls(stripe_sandbox, catalog, params, param):
+    with pytest.raises(stripe.InvalidRequestError) as failure:
+        stripe.checkout.Session.create(
+            mode="payment", line_items=[{"price": catalog.credits.id, "quantity": 1}], **params
+        )
+
+    assert (failure.value.http_status, failure.value.param) == (400, param)

@@ -8,6 +8,7 @@ from pathlib import Path
 import requests
 import stripe
 
+from stripe_sandbox import API_VERSION
 from stripe_sandbox.testing import TEST_API_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ def test_the_command_line_sandbox_serves_the_api_and_signs_webhooks_with_the_giv
     try:
         banner = process.stdout.readline()
         url = f"http://127.0.0.1:{port}"
-        client = stripe.StripeClient(TEST_API_KEY, base_addresses={"api": url})
+        client = stripe.StripeClient(TEST_API_KEY, base_addresses={"api": url}, stripe_version=API_VERSION)
 
         customer = client.v1.customers.create(params={"email": "cli@example.com"})
         [received] = webhook_receiver.wait_for(1)
@@ -52,3 +53,16 @@ def test_the_command_line_sandbox_serves_the_api_and_signs_webhooks_with_the_giv
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_the_command_line_refuses_an_api_version_it_does_not_serve():
+    refused = subprocess.run(
+        [sys.executable, "-m", "stripe_sandbox", "--port", str(free_port()), "--api-version", "2026-08-26.dahlia"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert refused.returncode == 2
+    assert f"the sandbox serves API version {API_VERSION} only, not 2026-08-26.dahlia" in refused.stderr

@@ -8,15 +8,20 @@ import pytest
 import stripe
 from django.core.management import call_command
 from djstripe import models as djstripe
+from djstripe.settings import djstripe_settings
 
+from stripe_sandbox import API_VERSION
 from stripe_sandbox.testing import TEST_API_KEY
 
 
 @pytest.fixture
 def djstripe_keys(settings, stripe_sandbox):
-    """dj-stripe takes its key from settings; the `stripe` module already points at the sandbox."""
+    """dj-stripe takes its key and API version from settings (it sends STRIPE_API_VERSION,
+    else `stripe.api_version`, with each request); the `stripe` module already points at
+    the sandbox."""
     settings.STRIPE_LIVE_MODE = False
     settings.STRIPE_TEST_SECRET_KEY = TEST_API_KEY
+    settings.STRIPE_API_VERSION = API_VERSION
 
 
 @pytest.fixture
@@ -27,6 +32,14 @@ def billing_history(stripe_sandbox, subscription):
     stripe_sandbox.set_card_declines(subscription.customer)
     stripe_sandbox.advance_subscription(subscription.id)
     return {"subscription": stripe.Subscription.retrieve(subscription.id), "charge": first_charge, "refund": refund}
+
+
+def test_dj_stripe_sends_the_version_the_sandbox_serves(djstripe_keys):
+    customer = stripe.Customer.create(email="versioned@example.com")
+    retrieved = djstripe.Customer(id=customer.id).api_retrieve()
+
+    assert djstripe_settings.STRIPE_API_VERSION == API_VERSION
+    assert retrieved.last_response.headers["Stripe-Version"] == API_VERSION
 
 
 def dj_stripe_retrieve(model, object_id: str):
@@ -255,3 +268,137 @@ def test_dj_stripe_processes_every_event_of_the_subscription_lifecycle(djstripe_
     call_command("djstripe_sync_models", "InvoiceItem", "SubscriptionSchedule", fail_on_error=True)
     assert djstripe.InvoiceItem.objects.count() == len(stripe.InvoiceItem.list(limit=100).data)
     assert djstripe.SubscriptionSchedule.objects.get().status == "active"
+
+
+@pytest.fixture
+def discounted_history(stripe_sandbox, catalog, customer):
+    """A 25%-off-forever promotion code typed at Checkout, then a renewal, and a $5-off
+    coupon on a credit pack."""
+    coupon = stripe.Coupon.create(percent_off=25, duration="forever", name="Quarter off")
+    spring = stripe.PromotionCode.create(promotion={"type": "coupon", "coupon": coupon.id}, code="SPRING")
+    session = stripe.checkout.Session.create(
+        mode="subscription",
+        customer=customer.id,
+        allow_promotion_codes=True,
+        line_items=[{"price": catalog.monthly.id, "quantity": 1}],
+    )
+    stripe_sandbox.complete_checkout(session.id, promotion_code="SPRING")
+    subscription_id = stripe.checkout.Session.retrieve(session.id).subscription
+    stripe_sandbox.advance_subscription(subscription_id)
+    five_off = stripe.Coupon.create(id="FIVE-OFF", amount_off=500, currency="usd")
+    pack = stripe.checkout.Session.create(
+        mode="payment",
+        customer=customer.id,
+        line_items=[{"price": catalog.credits.id, "quantity": 2}],
+        discounts=[{"coupon": five_off.id}],
+    )
+    stripe_sandbox.complete_checkout(pack.id)
+    return {
+        "coupon": coupon,
+        "promotion_code": spring,
+        "session": session,
+        "subscription": stripe.Subscription.retrieve(subscription_id),
+        "pack": pack,
+    }
+
+
+@pytest.mark.django_db
+def test_dj_stripe_syncs_coupons_promotion_codes_and_discounted_sessions_and_invoices(
+    djstripe_keys, discounted_history
+):
+    subscription = discounted_history["subscription"]
+    [discount_id] = subscription.discounts
+
+    call_command(
+        "djstripe_sync_models",
+        *("Account", "Customer", "Product", "Price", "Coupon", "PromotionCode", "Session", "Subscription", "Invoice"),
+        fail_on_error=True,
+    )
+    synced_invoice = djstripe.Invoice.sync_from_stripe_data(
+        dj_stripe_retrieve(djstripe.Invoice, subscription.latest_invoice)
+    )
+
+    coupons = {c.id: c for c in djstripe.Coupon.objects.all()}
+    assert set(coupons) == {discounted_history["coupon"].id, "FIVE-OFF"}
+    quarter = coupons[discounted_history["coupon"].id]
+    assert (str(quarter), quarter.human_readable, quarter.times_redeemed) == ("Quarter off", "25.0% off forever", 1)
+    assert (coupons["FIVE-OFF"].amount_off, coupons["FIVE-OFF"].currency, coupons["FIVE-OFF"].times_redeemed) == (
+        500,
+        "usd",
+        1,
+    )
+    promotion_code = djstripe.PromotionCode.objects.get()
+    assert (promotion_code.id, promotion_code.code) == (discounted_history["promotion_code"].id, "SPRING")
+    assert (promotion_code.active, promotion_code.times_redeemed) == (True, 1)
+    session = djstripe.Session.objects.get(id=discounted_history["session"].id)
+    assert session.stripe_data["discounts"] == [{"coupon": None, "promotion_code": promotion_code.id}]
+    assert (session.stripe_data["amount_total"], session.stripe_data["total_details"]["amount_discount"]) == (
+        1500,
+        500,
+    )
+    pack = djstripe.Session.objects.get(id=discounted_history["pack"].id)
+    assert (pack.stripe_data["amount_total"], pack.payment_intent.stripe_data["amount"]) == (1300, 1300)
+    assert djstripe.Subscription.objects.get(id=subscription.id).stripe_data["discounts"] == [discount_id]
+    invoices = djstripe.Invoice.objects.filter(stripe_data__parent__subscription_details__subscription=subscription.id)
+    assert sorted((i.billing_reason, i.amount_due, i.stripe_data["amount_paid"]) for i in invoices) == [
+        ("subscription_create", 1500, 1500),
+        ("subscription_cycle", 1500, 1500),
+    ]
+    assert synced_invoice.stripe_data["total_discount_amounts"] == [{"amount": 500, "discount": discount_id}]
+    # dj-stripe retrieves invoices with `discounts` expanded and stores each Discount.
+    discount = djstripe.Discount.objects.get(id=discount_id)
+    assert (discount.subscription.id, discount.customer.id) == (subscription.id, subscription.customer)
+    assert discount.promotion_code == promotion_code.id
+    assert discount.stripe_data["source"] == {"coupon": quarter.id, "type": "coupon"}
+    line = djstripe.LineItem.objects.get(stripe_data__invoice=synced_invoice.id)
+    assert (line.amount, line.discount_amounts) == (2000, [{"amount": 500, "discount": discount_id}])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_coupon_and_promotion_code_webhooks_are_processed_by_dj_stripe(
+    djstripe_keys, stripe_sandbox, live_server, catalog, customer
+):
+    dj_stripe_endpoint(live_server.url)
+    coupon = stripe.Coupon.create(percent_off=10, duration="once", name="Welcome")
+    stripe.Coupon.modify(coupon.id, metadata={"campaign": "welcome"})
+    welcome = stripe.PromotionCode.create(promotion={"type": "coupon", "coupon": coupon.id}, code="WELCOME")
+    session = stripe.checkout.Session.create(
+        mode="subscription",
+        customer=customer.id,
+        line_items=[{"price": catalog.monthly.id, "quantity": 1}],
+        discounts=[{"promotion_code": welcome.id}],
+    )
+    stripe_sandbox.complete_checkout(session.id)
+    # dj-stripe retrieves the object an event names when it processes the event, so these
+    # last two updates bring the redemption counts.
+    stripe.Coupon.modify(coupon.id, name="Welcome back")
+    stripe.PromotionCode.modify(welcome.id, active=False)
+    doomed = stripe.Coupon.create(amount_off=100, currency="usd")
+    stripe.Coupon.delete(doomed.id)
+
+    stripe_sandbox.wait_for_deliveries(timeout=20)
+
+    deliveries = stripe_sandbox.deliveries()
+    assert {d["state"] for d in deliveries} == {"succeeded"}
+    triggers = djstripe.WebhookEventTrigger.objects.filter(valid=True, processed=True)
+    # coupon.created, coupon.updated, promotion_code.created, the checkout's 12 events,
+    # coupon.updated, promotion_code.updated, coupon.created, coupon.deleted
+    assert triggers.count() == len(deliveries) == 19
+    synced = djstripe.Coupon.objects.get(id=coupon.id)
+    assert (synced.name, synced.stripe_data["metadata"], synced.times_redeemed) == (
+        "Welcome back",
+        {"campaign": "welcome"},
+        1,
+    )
+    assert not djstripe.Coupon.objects.filter(id=doomed.id).exists()
+    promotion_code = djstripe.PromotionCode.objects.get(id=welcome.id)
+    assert (promotion_code.active, promotion_code.times_redeemed) == (False, 1)
+    invoice = djstripe.Invoice.objects.get(customer__id=customer.id)
+    # Retrieved with `discounts` expanded, so dj-stripe holds the Discount itself too.
+    [discount] = invoice.stripe_data["discounts"]
+    assert (invoice.stripe_data["amount_paid"], discount["id"]) == (
+        1800,
+        stripe.Invoice.retrieve(invoice.id).discounts[0],
+    )
+    assert djstripe.Discount.objects.get(id=discount["id"]).promotion_code == welcome.id
+    assert djstripe.Session.objects.get(id=session.id).stripe_data["total_details"]["amount_discount"] == 200

@@ -11,6 +11,18 @@ def object_kind(event_type: str) -> str:
 
 
 def test_every_event_and_its_object_have_stripes_shape(stripe_sandbox, catalog, subscription):
+    coupon = stripe.Coupon.create(percent_off=20, duration="once")
+    promotion_code = stripe.PromotionCode.create(promotion={"type": "coupon", "coupon": coupon.id}, code="SHAPES")
+    stripe.PromotionCode.modify(promotion_code.id, metadata={"seen": "yes"})
+    stripe.Coupon.modify(coupon.id, name="20% off")
+    discounted = stripe.checkout.Session.create(
+        mode="subscription",
+        line_items=[{"price": catalog.monthly.id, "quantity": 1}],
+        allow_promotion_codes=True,
+        automatic_tax={"enabled": True},
+    )
+    stripe_sandbox.complete_checkout(discounted.id, promotion_code="shapes")
+    assert stripe.checkout.Session.retrieve(discounted.id).total_details.amount_discount == 400
     credit_pack = stripe.checkout.Session.create(
         mode="payment", customer=subscription.customer, line_items=[{"price": catalog.credits.id, "quantity": 1}]
     )
@@ -27,6 +39,7 @@ def test_every_event_and_its_object_have_stripes_shape(stripe_sandbox, catalog, 
     stripe.Subscription.delete(subscription.id)
     stripe.Price.modify(catalog.credits.id, active=False)
     stripe.Customer.delete(subscription.customer)
+    stripe.Coupon.delete(coupon.id)
 
     events = list(stripe.Event.list(limit=100).auto_paging_iter())
 
@@ -46,6 +59,9 @@ def test_every_event_and_its_object_have_stripes_shape(stripe_sandbox, catalog, 
         "charge.succeeded",
         "checkout.session.completed",
         "checkout.session.expired",
+        "coupon.created",
+        "coupon.deleted",
+        "coupon.updated",
         "customer.created",
         "customer.deleted",
         "customer.subscription.created",
@@ -67,5 +83,7 @@ def test_every_event_and_its_object_have_stripes_shape(stripe_sandbox, catalog, 
         "price.created",
         "price.updated",
         "product.created",
+        "promotion_code.created",
+        "promotion_code.updated",
         "refund.created",
     }

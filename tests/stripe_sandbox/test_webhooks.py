@@ -134,3 +134,20 @@ def test_an_endpoint_answering_garbage_fails_its_delivery_without_stopping_the_o
     assert broken[0]["attempts"][0]["status"] is None
     assert "BadStatusLine" in broken[0]["attempts"][0]["error"]
     assert len(webhook_receiver.received) == 2
+
+
+def test_an_endpoint_takes_only_the_api_version_the_sandbox_serves(stripe_sandbox, webhook_receiver):
+    pinned = stripe.WebhookEndpoint.create(
+        url=webhook_receiver.url, enabled_events=["*"], api_version=stripe_sandbox.api_version
+    )
+
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        stripe.WebhookEndpoint.create(url=webhook_receiver.url, enabled_events=["*"], api_version="2026-08-26.dahlia")
+    stripe.Customer.create()
+    [received] = webhook_receiver.wait_for(1)
+
+    assert pinned.api_version == stripe_sandbox.api_version
+    assert (refused.value.http_status, refused.value.param) == (400, "api_version")
+    assert refused.value.user_message.startswith("Invalid Stripe API version: 2026-08-26.dahlia. ")
+    assert json.loads(received.body)["api_version"] == stripe_sandbox.api_version
+    assert [e.id for e in stripe.WebhookEndpoint.list().data] == [pinned.id]
