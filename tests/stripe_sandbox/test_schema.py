@@ -1,5 +1,5 @@
-"""build_schema: Stripe's published object types for the API version the sandbox serves
-(schema.json), read from the subset of TypeScript stripe-node's declarations use."""
+"""Stripe's published object types for the API version the sandbox serves (schema.json, from
+stripe-node's declarations), and the checks against them."""
 
 import copy
 import json
@@ -8,7 +8,169 @@ from pathlib import Path
 
 import pytest
 
-from stripe_sandbox import build_schema
+from stripe_sandbox import build_schema, schema
+from stripe_sandbox.build_shapes import RESOURCES
+from stripe_sandbox.sandbox import DEFAULT_API_VERSION
+from stripe_sandbox.shapes import template
+
+
+def problems(obj, expected: str | None = None) -> list[tuple[str, str]]:
+    return [(deviation.path, deviation.rule) for deviation in schema.deviations(obj, expected)]
+
+
+@pytest.fixture
+def refund() -> dict:
+    """A refund by hand, with every key this API version requires and nothing else."""
+    obj = {
+        "id": "re_1",
+        "object": "refund",
+        "amount": 500,
+        "balance_transaction": "txn_1",
+        "charge": "ch_1",
+        "created": 1767225600,
+        "currency": "usd",
+        "destination_details": {
+            "card": {
+                "reference": "74633455067421829360741",
+                "reference_status": "available",
+                "reference_type": "acquirer_reference_number",
+                "type": "refund",
+            },
+            "type": "card",
+        },
+        "metadata": {},
+        "payment_intent": "pi_1",
+        "reason": None,
+        "receipt_number": None,
+        "source_transfer_reversal": None,
+        "status": "succeeded",
+        "transfer_reversal": None,
+    }
+    assert problems(obj) == []
+    return obj
+
+
+def test_the_schema_describes_the_served_api_version_and_every_kind_the_sandbox_has():
+    built = schema.schema()
+
+    assert built["api_version"] == DEFAULT_API_VERSION == "2026-05-27.dahlia"
+    assert (built["source"]["package"], built["source"]["version"]) == ("stripe", "22.2.0")
+    assert built["source"]["license"].startswith("MIT; Copyright")
+    for name in RESOURCES:
+        kind = name.removeprefix("deleted_")
+        assert kind in (built["deleted"] if name.startswith("deleted_") else built["objects"]), name
+    for kind in ("test_helpers.test_clock", "invoiceitem", "subscription_schedule", "coupon", "promotion_code"):
+        assert built["objects"][kind] in built["types"]
+    for kind in ("discount", "tax_rate"):
+        assert built["objects"][kind] in built["types"]
+    assert built["deleted"]["test_helpers.test_clock"] == "TestHelpers.DeletedTestClock"
+    assert (built["objects"]["list"], built["objects"]["event"]) == ("ApiList", "EventBase")
+    assert built["events"]["customer.subscription.updated"] == "Subscription"
+    assert schema.SCHEMA_PATH.stat().st_size < 1_000_000
+
+
+def test_an_object_with_the_versions_keys_has_no_deviations(refund):
+    expanded = dict(refund, balance_transaction=template("balance_transaction"), metadata={"any key": "a string"})
+    deleted = {"id": "cus_1", "object": "customer", "deleted": True}
+
+    assert problems(expanded) == []
+    assert problems(deleted) == []
+    assert problems({"error": {"type": "invalid_request_error", "message": "No such customer"}}) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "rule"),
+    [
+        (lambda r: r.update(customer="cus_1"), "$.customer", "unknown key"),
+        (lambda r: r.pop("amount"), "$.amount", "missing key"),
+        (lambda r: r.update(amount=None), "$.amount", "null"),
+        (
+            lambda r: r["destination_details"]["card"].update(reference=None),
+            "$.destination_details.card.reference",
+            "null",
+        ),
+        (lambda r: r.update(amount="100"), "$.amount", "type"),
+        (lambda r: r.update(metadata={"order": 7}), "$.metadata.order", "type"),
+        (lambda r: r.update(reason="changed_my_mind"), "$.reason", "enum"),
+        (lambda r: r.update(object="refunds"), "$", "kind"),
+        (lambda r: r.update(charge={"id": "re_1", "object": "refund"}), "$.charge", "expandable"),
+        (
+            lambda r: r.update(balance_transaction=dict(template("balance_transaction"), amount=None)),
+            "$.balance_transaction.amount",
+            "null",
+        ),
+    ],
+    ids=[
+        "unknown key",
+        "missing key",
+        "bad null",
+        "bad nested null",
+        "bad type",
+        "bad index signature value",
+        "bad enum",
+        "unknown kind",
+        "bad expandable",
+        "bad expanded object",
+    ],
+)
+def test_each_kind_of_problem_is_caught(refund, change, path, rule):
+    change(refund)
+
+    assert problems(refund) == [(path, rule)]
+
+
+def test_a_deviation_names_where_it_is_the_field_and_the_problem(refund):
+    listing = {"object": "list", "data": [dict(refund, customer="cus_1")], "has_more": False, "url": "/v1/refunds"}
+
+    [deviation] = schema.deviations(listing)
+
+    assert (deviation.path, deviation.field, deviation.rule) == ("$.data[0].customer", "Refund.customer", "unknown key")
+    assert str(deviation) == "$.data[0].customer (Refund.customer): unknown key: Refund does not declare 'customer'"
+
+
+def test_lists_have_stripes_list_shape_and_every_item_its_own_type(refund):
+    subscription = template("subscription")
+    item = dict(template("subscription_item"), quantity="1")
+    subscription["items"] = {"object": "list", "data": [item], "has_more": False, "url": "/v1/subscription_items"}
+    listing = {"object": "list", "data": [refund, {"object": "no_such_kind"}], "url": 1}
+
+    assert problems(subscription) == [("$.items.data[0].quantity", "type")]
+    assert problems(listing) == [("$.data[1]", "kind"), ("$.url", "type"), ("$.has_more", "missing key")]
+
+
+def test_keys_declared_never_sent_and_decimal_strings():
+    customer = dict(template("customer"), deleted=False)
+    price = template("price")
+
+    assert problems(customer) == [("$.deleted", "unknown key")]
+    assert problems(dict(price, unit_amount_decimal="12.5")) == []
+    assert problems(dict(price, unit_amount_decimal="twelve")) == [("$.unit_amount_decimal", "type")]
+
+
+def test_an_event_is_checked_as_an_envelope_around_an_object_of_the_kind_its_type_carries(refund):
+    event = dict(template("event"), type="refund.updated", data={"object": refund})
+    previous = {"metadata": {"note": None}, "status": "pending"}
+
+    assert problems(event) == []
+    assert problems(dict(event, data={"object": refund, "previous_attributes": previous})) == []
+    assert problems(dict(event, data={"object": refund, "previous_attributes": {"refunded": False}})) == [
+        ("$.data.previous_attributes.refunded", "unknown key")
+    ]
+    assert problems(dict(event, data={"object": refund, "previous_attributes": {"amount": "1"}})) == [
+        ("$.data.previous_attributes.amount", "type")
+    ]
+    assert problems(dict(event, data={"object": dict(refund, customer=None)})) == [
+        ("$.data.object.customer", "unknown key")
+    ]
+    assert problems(dict(event, type="charge.refunded")) == [("$.data.object", "event")]
+    assert problems(dict(event, type="refund.exploded")) == [("$.type", "enum"), ("$.type", "event")]
+    assert problems(dict(event, data={"object": refund, "extra": 1}, webhook=True)) == [
+        ("$.webhook", "unknown key"),
+        ("$.data.extra", "unknown key"),
+    ]
+
+
+# build_schema: the subset of TypeScript stripe-node's declarations use
 
 DECLARATIONS = {
     "cjs/apiVersion.js": "exports.ApiVersion = '2099-01-01.test';\n",
