@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stripe_sandbox import build_schema, schema
+from stripe_sandbox import StripeSandbox, build_schema, schema
 from stripe_sandbox.build_shapes import RESOURCES
 from stripe_sandbox.sandbox import DEFAULT_API_VERSION
 from stripe_sandbox.shapes import template
@@ -168,6 +168,11 @@ def test_an_event_is_checked_as_an_envelope_around_an_object_of_the_kind_its_typ
         ("$.webhook", "unknown key"),
         ("$.data.extra", "unknown key"),
     ]
+
+
+def test_the_sandbox_validates_only_the_api_version_of_its_schema():
+    with pytest.raises(ValueError, match="2026-05-27.dahlia"):
+        StripeSandbox(api_version="2024-06-20", validate=True)
 
 
 # build_schema: the subset of TypeScript stripe-node's declarations use
