@@ -182,7 +182,6 @@ def _card_details(payment_method: dict, amount: int) -> dict:
         "overcapture": {"maximum_amount_capturable": amount, "status": "unavailable"},
         "regulated_status": card["regulated_status"],
         "three_d_secure": None,
-        "transaction_link_id": None,
         "wallet": None,
     }
 
