@@ -4,6 +4,7 @@ transactions and refunds."""
 import copy
 import hashlib
 import secrets
+import string
 from datetime import UTC, datetime
 
 from .objects import DAY, create_object, list_object
@@ -231,8 +232,9 @@ def new_refund(store, *, charge: dict, amount: int, reason: str | None, metadata
         currency=charge["currency"],
         destination_details={
             "card": {
-                "reference": None,
-                "reference_status": "pending",
+                # The acquirer reference number the card network gives a settled refund.
+                "reference": "".join(secrets.choice(string.digits) for _ in range(23)),
+                "reference_status": "available",
                 "reference_type": "acquirer_reference_number",
                 "type": "refund",
             },
