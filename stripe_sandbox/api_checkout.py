@@ -33,7 +33,7 @@ def create_checkout_session(ctx) -> dict:
     params.reject_unknown(*CHECKOUT_PARAMS)
     store = ctx.store
     mode = params.text("mode", required=True, choices=("payment", "subscription"))
-    params.text("ui_mode", choices=("hosted",))
+    params.text("ui_mode", choices=("hosted_page",))
     if params.text("customer") and params.text("customer_email"):
         raise errors.invalid("You may only specify one of these parameters: customer, customer_email.")
     customer = live_customer(ctx, params.text("customer"), "customer") if params.text("customer") else None
@@ -77,7 +77,7 @@ def create_checkout_session(ctx) -> dict:
         status="open",
         subscription=None,
         success_url=params.text("success_url"),
-        ui_mode="hosted",
+        ui_mode="hosted_page",
     )
     session["url"] = f"{ctx.base_url}/checkout/{session['id']}"
     items = [
