@@ -51,7 +51,8 @@ INCLUDABLE = {
     ("item", "discounts"): lambda store, item: [],
     ("item", "taxes"): lambda store, item: [],
     ("price", "currency_options"): _currency_options,
-    ("price", "tiers"): lambda store, price: None,
+    # Not nullable in the schema: a per-unit price has no tiers.
+    ("price", "tiers"): lambda store, price: [],
 }
 
 

@@ -180,7 +180,7 @@ def test_the_fields_dj_stripe_expands_on_retrieve_are_served(stripe_sandbox, cat
 
     assert price.currency_options.usd.unit_amount == 2000
     assert price.product.name == "Pro"
-    assert price.tiers is None
+    assert price.tiers == []  # not nullable; a per-unit price has no tiers
     assert (fetched.default_source, fetched.sources.data) == (None, [])
 
 
