@@ -81,7 +81,7 @@ def _expand(node, parts: list[str], path: str, store, owner: dict, field_prefix:
 
     include = INCLUDABLE.get((owner.get("object"), field_prefix + key))
     if include is not None:
-        node[key] = include(store, owner)
+        node[key] = copy.deepcopy(include(store, owner))
     elif key not in node:
         raise _cannot_expand(path)
     else:
