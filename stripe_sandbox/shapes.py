@@ -114,6 +114,26 @@ FRESH_VALUES: dict[str, dict] = {
         "trial_start": None,
     },
     "subscription_item": {"billing_thresholds": None},
+    "subscription_schedule": {
+        "billing_mode": {"type": "classic", "flexible": None},
+        "canceled_at": None,
+        "completed_at": None,
+        "current_phase": None,
+        "default_settings": {
+            "application_fee_percent": None,
+            "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+            "billing_cycle_anchor": "automatic",
+            "billing_thresholds": None,
+            "collection_method": "charge_automatically",
+            "default_payment_method": None,
+            "description": None,
+            "invoice_settings": {"account_tax_ids": None, "days_until_due": None, "issuer": {"type": "self"}},
+            "on_behalf_of": None,
+            "transfer_data": None,
+        },
+        "phases": [],
+        "released_at": None,
+    },
     "invoice": {
         "account_name": "Keel Sandbox",
         "amount_overpaid": 0,
@@ -163,7 +183,22 @@ FRESH_VALUES: dict[str, dict] = {
         "source": None,
         "transfer_data": None,
     },
-    "payment_method": {"billing_details": None},
+    "payment_method": {
+        "billing_details": {
+            "address": {
+                "city": None,
+                "country": None,
+                "line1": None,
+                "line2": None,
+                "postal_code": None,
+                "state": None,
+            },
+            "email": None,
+            "name": None,
+            "phone": None,
+            "tax_id": None,
+        }
+    },
     "billing_portal.session": {"flow": None},
     "webhook_endpoint": {"description": None},
 }
