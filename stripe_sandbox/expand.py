@@ -36,12 +36,20 @@ def _currency_options(store, price: dict) -> dict:
     }
 
 
+def _charge_refunds(store, charge: dict) -> dict:
+    refunds = store.all("refund", lambda refund: refund["charge"] == charge["id"])
+    listing = list_object(refunds[:10], f"/v1/charges/{charge['id']}/refunds")
+    listing["has_more"] = len(refunds) > 10
+    return listing
+
+
 def _invoice_payments(store, invoice: dict) -> dict:
     payments = store.all("invoice_payment", lambda payment: payment["invoice"] == invoice["id"])
     return list_object(payments, f"/v1/invoice_payments?invoice={invoice['id']}")
 
 
 INCLUDABLE = {
+    ("charge", "refunds"): _charge_refunds,
     ("checkout.session", "line_items"): _session_line_items,
     ("checkout.session", "total_details.breakdown"): lambda store, session: {"discounts": [], "taxes": []},
     ("customer", "sources"): lambda store, c: list_object([], f"/v1/customers/{c['id']}/sources"),

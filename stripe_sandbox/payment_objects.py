@@ -7,7 +7,7 @@ import secrets
 import string
 from datetime import UTC, datetime
 
-from .objects import DAY, create_object, list_object
+from .objects import DAY, create_object
 
 # Stripe's test card numbers (https://docs.stripe.com/testing). 0341 attaches to a
 # customer fine and fails when charged, the way a card that later stops working does.
@@ -132,7 +132,6 @@ def new_charge(store, *, payment_intent: dict, payment_method: dict, succeeded: 
         status="succeeded" if succeeded else "failed",
     )
     charge["receipt_url"] = f"{base_url}/receipts/{charge['id']}"
-    charge["refunds"] = list_object([], f"/v1/charges/{charge['id']}/refunds")
     return charge
 
 

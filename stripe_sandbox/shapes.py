@@ -19,8 +19,9 @@ SHAPES_PATH = Path(__file__).resolve().parent / "shapes.json"
 # nested hashes: keys the served API version (2026-05-27.dahlia) does not have, and fields
 # it sends only when expanded (expand.py's INCLUDABLE adds them on `expand[]`).
 NOT_SENT: dict[str, tuple[str, ...]] = {
-    # A later version's key of the card details.
-    "charge": ("payment_method_details.card.transaction_link_id",),
+    # A later version's key of the card details; `refunds` is sent only with
+    # expand[]=refunds (GET /v1/charges/{id}/refunds lists them).
+    "charge": ("payment_method_details.card.transaction_link_id", "refunds"),
     # The example event carries a plan with the pre-2025 `aggregate_usage`.
     "event": ("data.object.aggregate_usage",),
     # Pre-2025: the invoice's subscription is parent.subscription_details.subscription.

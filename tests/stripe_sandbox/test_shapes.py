@@ -8,7 +8,7 @@ import stripe
 from stripe_sandbox import schema
 from stripe_sandbox.expand import INCLUDABLE
 from stripe_sandbox.shapes import NOT_SENT, fixture, template
-from tests.stripe_sandbox.assertions import assert_stripe_shape
+from tests.stripe_sandbox.assertions import as_json, assert_stripe_shape
 
 KINDS = sorted(schema.schema()["objects"].keys() - {"list"})
 
@@ -37,6 +37,22 @@ def test_the_keys_templates_leave_out_are_not_in_the_version_or_only_sent_when_e
     # or a field Stripe sends only on expand[] (that the sandbox's INCLUDABLE computes).
     problems = {(deviation.path, deviation.rule) for deviation in schema.deviations(restored)}
     assert (f"$.{path}", "unknown key") in problems or (kind, path) in INCLUDABLE
+
+
+def test_the_fields_that_differ_between_api_versions(stripe_sandbox, subscription):
+    invoice = as_json(stripe.Invoice.retrieve(subscription.latest_invoice))
+    payment = stripe.InvoicePayment.list(invoice=invoice["id"]).data[0]
+    charge = stripe.Charge.retrieve(stripe.PaymentIntent.retrieve(payment.payment.payment_intent).latest_charge)
+    refund = as_json(stripe.Refund.create(charge=charge.id, amount=100))
+    session = as_json(stripe.checkout.Session.list(limit=1).data[0])
+
+    assert "subscription" not in invoice
+    assert invoice["parent"]["subscription_details"]["subscription"] == subscription.id
+    assert "refunds" not in as_json(stripe.Charge.retrieve(charge.id))
+    assert "transaction_link_id" not in as_json(charge)["payment_method_details"]["card"]
+    assert {"customer", "customer_account", "payment_method"}.isdisjoint(refund)
+    assert refund["destination_details"]["card"]["reference"].isdigit()
+    assert session["ui_mode"] == "hosted_page"
 
 
 def test_every_event_and_its_object_have_stripes_shape(stripe_sandbox, catalog, subscription):
