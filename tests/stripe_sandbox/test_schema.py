@@ -1,17 +1,24 @@
 """Stripe's published object types for the API version the sandbox serves (schema.json, from
-stripe-node's declarations), and the checks against them."""
+stripe-node's declarations), the checks against them, and the checks of everything served."""
 
 import copy
 import json
+import os
+import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+import stripe
 
 from stripe_sandbox import StripeSandbox, build_schema, schema
 from stripe_sandbox.build_shapes import RESOURCES
 from stripe_sandbox.sandbox import DEFAULT_API_VERSION
 from stripe_sandbox.shapes import template
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def problems(obj, expected: str | None = None) -> list[tuple[str, str]]:
@@ -168,6 +175,76 @@ def test_an_event_is_checked_as_an_envelope_around_an_object_of_the_kind_its_typ
         ("$.webhook", "unknown key"),
         ("$.data.extra", "unknown key"),
     ]
+
+
+def test_what_the_sandbox_serves_is_checked_responses_lists_expansions_events_and_webhooks(
+    stripe_sandbox, subscription, webhook_receiver
+):
+    endpoint = stripe.WebhookEndpoint.create(url=webhook_receiver.url, enabled_events=["customer.updated"])
+    customer = subscription.customer
+    stripe_sandbox.store.objects[customer]["invented"] = 1
+
+    stripe.Customer.retrieve(customer)
+    stripe.Customer.list()
+    stripe.Subscription.retrieve(subscription.id, expand=["customer"])
+    stripe.Customer.modify(customer, name="Ada")
+    stripe_sandbox.wait_for_deliveries()
+    found = stripe_sandbox.deviations(clear=True)
+    event = stripe.Event.list(type="customer.updated", limit=1).data[0]
+    stripe_sandbox.deviations(clear=True)  # that list carries the invented key too
+
+    assert [(served.source, served.kind, served.deviation.path) for served in found] == [
+        (f"GET /v1/customers/{customer}", "customer", "$.invented"),
+        ("GET /v1/customers", "list", "$.data[0].invented"),
+        (f"GET /v1/subscriptions/{subscription.id}", "subscription", "$.customer.invented"),
+        (f"event customer.updated {event.id}", "event", "$.data.object.invented"),
+        (f"webhook customer.updated {event.id} to {endpoint.id}", "event", "$.data.object.invented"),
+        (f"POST /v1/customers/{customer}", "customer", "$.invented"),
+    ]
+    assert {served.deviation.problem for served in found} == {"unknown key: Customer does not declare 'invented'"}
+
+
+def test_the_fixture_fails_a_test_in_which_the_sandbox_served_a_deviation(tmp_path):
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "conftest.py").write_text(
+        "from stripe_sandbox import testing\n\n"
+        "stripe_sandbox_server = testing.stripe_sandbox_server\n"
+        "stripe_sandbox = testing.stripe_sandbox\n"
+    )
+    (tmp_path / "test_served.py").write_text(
+        textwrap.dedent(
+            """
+            import stripe
+
+            def test_serves_an_invented_key(stripe_sandbox):
+                customer = stripe.Customer.create(email="ada@example.com")
+                stripe_sandbox.store.objects[customer.id]["invented"] = 1
+                stripe.Customer.retrieve(customer.id)
+
+            def test_serves_stripes_shapes(stripe_sandbox):
+                stripe.Customer.retrieve(stripe.Customer.create(email="ada@example.com").id)
+            """
+        )
+    )
+
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:django", "-c", "pytest.ini"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # The fixture asserts after the test: an error in its teardown fails the test (and the run).
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "2 passed, 1 error" in run.stdout
+    assert "ERROR at teardown of test_serves_an_invented_key" in run.stdout
+    assert "ERROR at teardown of test_serves_stripes_shapes" not in run.stdout
+    assert re.search(
+        r"\$\.invented in a customer from GET /v1/customers/cus_\w+: unknown key: Customer does not declare 'invented'",
+        run.stdout,
+    )
 
 
 def test_the_sandbox_validates_only_the_api_version_of_its_schema():
