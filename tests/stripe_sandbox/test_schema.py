@@ -177,6 +177,15 @@ def test_an_event_is_checked_as_an_envelope_around_an_object_of_the_kind_its_typ
     ]
 
 
+def test_the_allowed_deviations_are_the_ones_the_docs_list():
+    text = (REPO_ROOT / "docs" / "stripe-sandbox.md").read_text()
+    section = text.split("### Allowed deviations", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| `([^`]+)` \| ([a-z ]+) \| (.+?) \|$", section, re.M)
+
+    assert "| field | rule | reason |" in section
+    assert {(field, rule): reason for field, rule, reason in rows} == schema.ALLOWED
+
+
 def test_what_the_sandbox_serves_is_checked_responses_lists_expansions_events_and_webhooks(
     stripe_sandbox, subscription, webhook_receiver
 ):
