@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
         help="seconds before each webhook retry (default %(default)s)",
     )
     parser.add_argument("--quiet", action="store_true", help="do not log every request")
+    parser.add_argument(
+        "--validate", action="store_true", help="log what deviates from Stripe's schema for the API version"
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
@@ -51,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         api_version=args.api_version,
         retry_backoff=args.retry_backoff,
         log_requests=not args.quiet,
+        validate=args.validate,
     )
     endpoints = [sandbox.add_webhook_endpoint(url, secret=args.webhook_secret) for url in args.webhook]
     sandbox.start()

@@ -192,10 +192,12 @@ def _ui_mode_fields(params: Params) -> dict:
         for key in ("success_url", "cancel_url"):
             if key in params:
                 raise errors.invalid(f"`{key}` is not allowed when `ui_mode` is `{ui_mode}`.", key)
-    fields = {"ui_mode": ui_mode, "return_url": params.text("return_url")}
+    fields = {"ui_mode": ui_mode}
+    if params.text("return_url") is not None:
+        fields["return_url"] = params.text("return_url")  # `return_url?: string`: absent when not given
     if ui_mode == "embedded_page":
         redirect = params.text("redirect_on_completion", choices=("always", "if_required", "never"), default="always")
-        if redirect != "never" and fields["return_url"] is None:
+        if redirect != "never" and "return_url" not in fields:
             raise errors.missing_param("return_url")
         fields["redirect_on_completion"] = redirect
     elif "redirect_on_completion" in params:

@@ -223,7 +223,6 @@ def _note_credited_lines(store, sub: dict, item: dict, credit: dict) -> None:
     if lines:
         store.credited_items[credit["id"]] = {"invoice": invoice["id"], "invoice_line_items": lines}
         credit["proration_details"]["credited_items"] = {
-            "invoice_item": None,
             "invoice_line_item_details": {"invoice": invoice["id"], "invoice_line_items": lines},
             "type": "invoice_line_items",
         }

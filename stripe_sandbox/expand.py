@@ -36,12 +36,20 @@ def _currency_options(store, price: dict) -> dict:
     }
 
 
+def _charge_refunds(store, charge: dict) -> dict:
+    refunds = store.all("refund", lambda refund: refund["charge"] == charge["id"])
+    listing = list_object(refunds[:10], f"/v1/charges/{charge['id']}/refunds")
+    listing["has_more"] = len(refunds) > 10
+    return listing
+
+
 def _invoice_payments(store, invoice: dict) -> dict:
     payments = store.all("invoice_payment", lambda payment: payment["invoice"] == invoice["id"])
     return list_object(payments, f"/v1/invoice_payments?invoice={invoice['id']}")
 
 
 INCLUDABLE = {
+    ("charge", "refunds"): _charge_refunds,
     ("checkout.session", "line_items"): _session_line_items,
     ("checkout.session", "total_details.breakdown"): discounts.session_breakdown,
     # The sandbox's coupons apply to every product (no `applies_to` restriction).
@@ -53,7 +61,8 @@ INCLUDABLE = {
     ("item", "discounts"): discounts.item_discounts,
     ("item", "taxes"): lambda store, item: [],
     ("price", "currency_options"): _currency_options,
-    ("price", "tiers"): lambda store, price: None,
+    # Not nullable in the schema: a per-unit price has no tiers.
+    ("price", "tiers"): lambda store, price: [],
 }
 
 
@@ -82,7 +91,7 @@ def _expand(node, parts: list[str], path: str, store, owner: dict, field_prefix:
 
     include = INCLUDABLE.get((owner.get("object"), field_prefix + key))
     if include is not None:
-        node[key] = include(store, owner)
+        node[key] = copy.deepcopy(include(store, owner))
     elif key not in node:
         raise _cannot_expand(path)
     else:

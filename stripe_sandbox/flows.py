@@ -617,6 +617,5 @@ def refund_charge(ctx, charge: dict, *, amount: int | None, reason: str | None, 
     with store.updating(charge, "charge.refunded", ctx.request):
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
-        charge["refunds"]["data"].insert(0, dict(refund))
     store.emit("refund.created", refund, ctx.request)
     return refund

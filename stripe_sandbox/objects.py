@@ -190,8 +190,6 @@ def new_invoice(store, *, customer: dict, subscription: dict, billing_reason: st
         },
         status="draft",
         status_transitions={"finalized_at": None, "marked_uncollectible_at": None, "paid_at": None, "voided_at": None},
-        # Stripe's example still carries this pre-2025 key; the link lives in parent.subscription_details.
-        subscription=None,
         total_discount_amounts=[],
         **fields,
     )

@@ -4,9 +4,10 @@ transactions and refunds."""
 import copy
 import hashlib
 import secrets
+import string
 from datetime import UTC, datetime
 
-from .objects import DAY, create_object, list_object
+from .objects import DAY, create_object
 
 # Stripe's test card numbers (https://docs.stripe.com/testing). 0341 attaches to a
 # customer fine and fails when charged, the way a card that later stops working does.
@@ -131,7 +132,6 @@ def new_charge(store, *, payment_intent: dict, payment_method: dict, succeeded: 
         status="succeeded" if succeeded else "failed",
     )
     charge["receipt_url"] = f"{base_url}/receipts/{charge['id']}"
-    charge["refunds"] = list_object([], f"/v1/charges/{charge['id']}/refunds")
     return charge
 
 
@@ -182,7 +182,6 @@ def _card_details(payment_method: dict, amount: int) -> dict:
         "overcapture": {"maximum_amount_capturable": amount, "status": "unavailable"},
         "regulated_status": card["regulated_status"],
         "three_d_secure": None,
-        "transaction_link_id": None,
         "wallet": None,
     }
 
@@ -232,8 +231,9 @@ def new_refund(store, *, charge: dict, amount: int, reason: str | None, metadata
         currency=charge["currency"],
         destination_details={
             "card": {
-                "reference": None,
-                "reference_status": "pending",
+                # The acquirer reference number the card network gives a settled refund.
+                "reference": "".join(secrets.choice(string.digits) for _ in range(23)),
+                "reference_status": "available",
                 "reference_type": "acquirer_reference_number",
                 "type": "refund",
             },

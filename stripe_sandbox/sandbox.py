@@ -3,10 +3,12 @@ from Python (tests) or from the command line (`python -m stripe_sandbox`)."""
 
 import copy
 import json
+import logging
 import re
 import threading
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 
 from . import (
     api_billing,
@@ -19,13 +21,15 @@ from . import (
     control,
     pages,
     schedules,
+    schema,
 )
 from .api_events import register_webhook_endpoint
-from .server import App, SandboxHTTPServer
+from .server import App, Request, Response, SandboxHTTPServer
 from .store import Store
 from .version import API_VERSION, unsupported
 from .webhooks import DEFAULT_RETRY_BACKOFF, Deliverer
 
+logger = logging.getLogger("stripe_sandbox")
 DEFAULT_ACCOUNT_ID = "acct_1KeelSandbox0001"
 DJSTRIPE_WEBHOOK_PATH = re.compile(r"/webhook/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/?$")
 
@@ -42,7 +46,11 @@ class StripeSandbox:
         retry_backoff=DEFAULT_RETRY_BACKOFF,
         delivery_timeout: float = 10.0,
         log_requests: bool = True,
+        validate: bool = False,
     ):
+        """`validate`: check every JSON body served on /v1 and every event created or
+        delivered against Stripe's schema for the API version (stripe_sandbox/schema.py);
+        deviations() lists what differs."""
         if api_version != API_VERSION:
             raise ValueError(unsupported(api_version))
         self.host, self.port, self.public_url = host, port, public_url
@@ -51,7 +59,16 @@ class StripeSandbox:
             retry_backoff=retry_backoff, timeout=delivery_timeout, on_delivered=self.store.webhook_delivered
         )
         self.store.on_delivery = self._enqueue_delivery
-        self.app = App(self.store, deliverer=self.deliverer, on_reset=self.reset, log_requests=log_requests)
+        self.validate = validate
+        self._deviations: list[ServedDeviation] = []
+        self._deviations_logged: set[tuple[str, str]] = set()
+        self._deviations_lock = threading.Lock()
+        app_options = {"deliverer": self.deliverer, "on_reset": self.reset, "log_requests": log_requests}
+        if validate:
+            self.store.on_event = lambda event: self._check(f"event {event['type']} {event['id']}", event)
+            self.app = _CheckingApp(self.store, check=self._check, **app_options)
+        else:
+            self.app = App(self.store, **app_options)
         for module in (
             api_catalog,
             api_checkout,
@@ -144,6 +161,31 @@ class StripeSandbox:
         """Every delivery so far with its attempts (as GET /_sandbox/deliveries)."""
         return self.deliverer.deliveries()
 
+    def deviations(self, *, clear: bool = False) -> list["ServedDeviation"]:
+        """With `validate`: every deviation from Stripe's schema in what was served since the
+        last clear, allowed ones (schema.ALLOWED) included. reset() does not clear them."""
+        with self._deviations_lock:
+            found = list(self._deviations)
+            if clear:
+                self._deviations.clear()
+        return found
+
+    def _check(self, source: str, body) -> None:
+        found = [ServedDeviation(source, _kind(body), deviation) for deviation in schema.deviations(body)]
+        if not found:
+            return
+        with self._deviations_lock:
+            self._deviations.extend(found)
+            news = [
+                served
+                for served in found
+                if not served.deviation.allowed
+                and (served.deviation.field, served.deviation.problem) not in self._deviations_logged
+            ]
+            self._deviations_logged.update((served.deviation.field, served.deviation.problem) for served in news)
+        for served in news:
+            logger.warning("schema deviation (logged once): %s", served)
+
     # The /_sandbox controls, for Python callers.
 
     def complete_checkout(
@@ -184,7 +226,39 @@ class StripeSandbox:
             raise SandboxControlError(failure.code, json.loads(failure.read())) from None
 
     def _enqueue_delivery(self, event: dict, endpoint: dict, payload: str) -> None:
+        if self.validate:
+            self._check(f"webhook {event['type']} {event['id']} to {endpoint['id']}", json.loads(payload))
         self.deliverer.enqueue(event, endpoint, payload, self.store.webhook_secrets[endpoint["id"]])
+
+
+@dataclass(frozen=True)
+class ServedDeviation:
+    """A deviation from Stripe's schema in something the sandbox served."""
+
+    source: str  # "GET /v1/refunds/re_...", "event charge.refunded evt_...", "webhook ..."
+    kind: str  # the `object` of the body: "refund", "list", "event"
+    deviation: schema.Deviation
+
+    def __str__(self) -> str:
+        return f"{self.source} ({self.kind}): {self.deviation}"
+
+
+def _kind(body) -> str:
+    return str(body.get("object", "error" if "error" in body else "?")) if isinstance(body, dict) else "?"
+
+
+class _CheckingApp(App):
+    """An App that checks every JSON body it answers on /v1."""
+
+    def __init__(self, store: Store, *, check, **options):
+        super().__init__(store, **options)
+        self.check = check
+
+    def handle(self, request: Request) -> Response:
+        response = super().handle(request)
+        if request.path.startswith("/v1/") and response.content_type == "application/json":
+            self.check(f"{request.method} {request.path}", json.loads(response.body))
+        return response
 
 
 class SandboxControlError(Exception):

@@ -77,7 +77,7 @@ def create_schedule(ctx) -> dict:
             "subscription_schedule",
             "sub_sched",
             application=None,
-            billing_mode={"flexible": None, "type": "classic", "updated_at": None},
+            billing_mode={"flexible": None, "type": "classic"},
             canceled_at=None,
             completed_at=None,
             current_phase={"end_date": end, "start_date": start},

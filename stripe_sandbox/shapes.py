@@ -1,10 +1,11 @@
 """Stripe's example objects (shapes.json) and the fresh-object templates built from them.
 
-Every sandbox object starts as a copy of Stripe's own example for its resource, so it
-carries exactly the keys Stripe sends. The examples are filled with sample values
-(discounts, shipping costs, huge random numbers); FRESH_VALUES resets those to what a
+Every sandbox object starts as a copy of Stripe's own example for its resource. The
+examples are of a later API version than the one the sandbox serves (schema.json):
+NOT_SENT lists the keys the templates leave out. They are also filled with sample values
+(discounts, shipping costs, huge random numbers): FRESH_VALUES resets those to what a
 newly created test-mode object holds. Fields that depend on the request are set by
-objects.py.
+objects.py; tests/stripe_sandbox/test_shapes.py checks every template against the schema.
 """
 
 import copy
@@ -13,6 +14,23 @@ from functools import cache
 from pathlib import Path
 
 SHAPES_PATH = Path(__file__).resolve().parent / "shapes.json"
+
+# Keys of Stripe's examples that the sandbox's objects leave out, with dotted paths into
+# nested hashes: keys the served API version (2026-05-27.dahlia) does not have, and fields
+# it sends only when expanded (expand.py's INCLUDABLE adds them on `expand[]`).
+NOT_SENT: dict[str, tuple[str, ...]] = {
+    # A later version's key of the card details; `refunds` is sent only with
+    # expand[]=refunds (GET /v1/charges/{id}/refunds lists them).
+    "charge": ("payment_method_details.card.transaction_link_id", "refunds"),
+    # The example event carries a plan with the pre-2025 `aggregate_usage`.
+    "event": ("data.object.aggregate_usage",),
+    # Pre-2025: the invoice's subscription is parent.subscription_details.subscription.
+    "invoice": ("subscription",),
+    # Later versions' links from a refund to its customer and payment method.
+    "refund": ("customer", "customer_account", "payment_method"),
+    # (The examples' subscription and schedule invoice_settings also carry later versions'
+    # custom_fields, description and footer; FRESH_VALUES replaces those hashes whole.)
+}
 
 _NO_AUTOMATIC_TAX = {"enabled": False, "liability": None, "status": None, "provider": None}
 
@@ -114,6 +132,26 @@ FRESH_VALUES: dict[str, dict] = {
         "trial_start": None,
     },
     "subscription_item": {"billing_thresholds": None},
+    "subscription_schedule": {
+        "billing_mode": {"type": "classic", "flexible": None},
+        "canceled_at": None,
+        "completed_at": None,
+        "current_phase": None,
+        "default_settings": {
+            "application_fee_percent": None,
+            "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+            "billing_cycle_anchor": "automatic",
+            "billing_thresholds": None,
+            "collection_method": "charge_automatically",
+            "default_payment_method": None,
+            "description": None,
+            "invoice_settings": {"account_tax_ids": None, "days_until_due": None, "issuer": {"type": "self"}},
+            "on_behalf_of": None,
+            "transfer_data": None,
+        },
+        "phases": [],
+        "released_at": None,
+    },
     "invoice": {
         "account_name": "Keel Sandbox",
         "amount_overpaid": 0,
@@ -163,7 +201,22 @@ FRESH_VALUES: dict[str, dict] = {
         "source": None,
         "transfer_data": None,
     },
-    "payment_method": {"billing_details": None},
+    "payment_method": {
+        "billing_details": {
+            "address": {
+                "city": None,
+                "country": None,
+                "line1": None,
+                "line2": None,
+                "postal_code": None,
+                "state": None,
+            },
+            "email": None,
+            "name": None,
+            "phone": None,
+            "tax_id": None,
+        }
+    },
     "billing_portal.session": {"flow": None},
     "webhook_endpoint": {"description": None},
 }
@@ -182,6 +235,12 @@ def fixture(kind: str) -> dict:
 def template(kind: str) -> dict:
     """A fresh test-mode object of `kind` with every key Stripe sends."""
     obj = fixture(kind)
+    for path in NOT_SENT.get(kind, ()):
+        *parents, key = path.split(".")
+        node = obj
+        for parent in parents:
+            node = node[parent]
+        del node[key]
     obj.update(copy.deepcopy(FRESH_VALUES.get(kind, {})))
     if "livemode" in obj:
         obj["livemode"] = False

@@ -49,6 +49,8 @@ class Store:
         self.api_version = api_version
         # Called with (event, endpoint, payload) for every delivery an event needs.
         self.on_delivery: Callable[[dict, dict, str], None] | None = None
+        # Called with every event created.
+        self.on_event: Callable[[dict], None] | None = None
         self.portal_configuration_id = "bpc_" + account_id.removeprefix("acct_")
         self.reset()
 
@@ -146,6 +148,8 @@ class Store:
         if self._dry:
             return event
         self.add(event)
+        if self.on_event:
+            self.on_event(event)
         if self.on_delivery:
             for endpoint in reversed(endpoints):  # oldest endpoint first
                 payload = json.dumps(dict(event, api_version=endpoint["api_version"] or event["api_version"]), indent=2)

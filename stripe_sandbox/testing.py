@@ -9,6 +9,8 @@ In a conftest.py:
     stripe_sandbox = testing.stripe_sandbox
 
 then request `stripe_sandbox` in a test: every `stripe.*` call in it reaches the sandbox.
+Everything the sandbox serves in the test is checked against Stripe's schema for its API
+version; a deviation that stripe_sandbox.schema.ALLOWED does not list fails the test.
 """
 
 import threading
@@ -21,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import stripe
 
-from .sandbox import StripeSandbox
+from .sandbox import ServedDeviation, StripeSandbox
 
 # dj-stripe only accepts keys shaped like Stripe's: a prefix and 24+ letters or digits.
 TEST_API_KEY = "sk_test_" + "KeelSandboxTestKey000000"
@@ -43,18 +45,43 @@ def stripe_pointed_at(sandbox: StripeSandbox, api_key: str = TEST_API_KEY) -> It
 
 @pytest.fixture(scope="session")
 def stripe_sandbox_server() -> Iterator[StripeSandbox]:
-    with StripeSandbox(retry_backoff=TEST_RETRY_BACKOFF, delivery_timeout=5.0, log_requests=False) as sandbox:
+    with StripeSandbox(
+        retry_backoff=TEST_RETRY_BACKOFF, delivery_timeout=5.0, log_requests=False, validate=True
+    ) as sandbox:
         yield sandbox
 
 
 @pytest.fixture
 def stripe_sandbox(stripe_sandbox_server: StripeSandbox) -> Iterator[StripeSandbox]:
     """A sandbox with no objects, and `stripe.api_base` / `stripe.api_key` /
-    `stripe.api_version` pointing at it."""
+    `stripe.api_version` pointing at it. After the test, asserts that nothing it served
+    deviated from Stripe's schema."""
     stripe_sandbox_server.reset()
+    stripe_sandbox_server.deviations(clear=True)
     with stripe_pointed_at(stripe_sandbox_server):
         yield stripe_sandbox_server
     stripe_sandbox_server.reset()
+    unlisted = [served for served in stripe_sandbox_server.deviations(clear=True) if not served.deviation.allowed]
+    assert not unlisted, deviation_report(unlisted)
+
+
+def deviation_report(found: list[ServedDeviation], limit: int = 25) -> str:
+    """The deviations, each (kind, field, problem) once with where it was first seen."""
+    first: dict[tuple, ServedDeviation] = {}
+    counts: dict[tuple, int] = {}
+    for served in found:
+        key = (served.kind, served.deviation.field, served.deviation.problem)
+        first.setdefault(key, served)
+        counts[key] = counts.get(key, 0) + 1
+    lines = [f"the sandbox served {len(found)} deviation(s) from Stripe's schema (stripe_sandbox/schema.json):"]
+    for key, served in list(first.items())[:limit]:
+        deviation = served.deviation
+        times = f" (x{counts[key]})" if counts[key] > 1 else ""
+        lines.append(f"  {deviation.path} in a {served.kind} from {served.source}: {deviation.problem}{times}")
+    if len(first) > limit:
+        lines.append(f"  ... and {len(first) - limit} more")
+    lines.append("Fix the sandbox, or list the deviation with its reason in stripe_sandbox.schema.ALLOWED.")
+    return "\n".join(lines)
 
 
 @dataclass

@@ -235,6 +235,15 @@ def test_expand_replaces_ids_with_objects_in_lists_and_nested_paths(stripe_sandb
     assert payment.payment_intent.latest_charge.paid is True
 
 
+def test_expanding_inside_a_field_sent_only_when_expanded_leaves_the_stored_objects_alone(stripe_sandbox, catalog):
+    session = stripe.checkout.Session.create(mode="payment", line_items=[{"price": catalog.credits.id, "quantity": 1}])
+
+    expanded = stripe.checkout.Session.retrieve(session.id, expand=["line_items.data.price.product"])
+
+    assert expanded.line_items.data[0].price.product.name == "1,000 credits"
+    assert stripe.checkout.Session.list_line_items(session.id).data[0].price.product == catalog.pack.id
+
+
 def test_expanding_a_field_that_is_not_expandable_is_400(stripe_sandbox, subscription):
     # In current API versions the invoice no longer has `payment_intent` (it moved to `payments`).
     with pytest.raises(stripe.InvalidRequestError) as failure:
@@ -250,7 +259,7 @@ def test_the_fields_dj_stripe_expands_on_retrieve_are_served(stripe_sandbox, cat
 
     assert price.currency_options.usd.unit_amount == 2000
     assert price.product.name == "Pro"
-    assert price.tiers is None
+    assert price.tiers == []  # not nullable; a per-unit price has no tiers
     assert (fetched.default_source, fetched.sources.data) == (None, [])
 
 

@@ -16,10 +16,11 @@ def test_a_partial_then_a_full_refund(stripe_sandbox, subscription):
     charge = paid_charge(subscription)
 
     partial = stripe.Refund.create(charge=charge.id, amount=500, reason="requested_by_customer")
-    after_partial = stripe.Charge.retrieve(charge.id)
+    after_partial = stripe.Charge.retrieve(charge.id, expand=["refunds"])
     refunded_event, created_event = stripe.Event.list(limit=2).data[::-1]
     rest = stripe.Refund.create(payment_intent=charge.payment_intent)
     after_full = stripe.Charge.retrieve(charge.id)
+    listed = stripe.Charge.list_refunds(charge.id)
 
     refund = assert_stripe_shape(partial, "refund")
     assert refund["id"].startswith("re_")
@@ -29,11 +30,16 @@ def test_a_partial_then_a_full_refund(stripe_sandbox, subscription):
     assert (transaction.type, transaction.amount, transaction.source) == ("refund", -500, refund["id"])
     assert (after_partial.amount_refunded, after_partial.refunded) == (500, False)
     assert [r.id for r in after_partial.refunds.data] == [partial.id]
+    assert after_partial.refunds.url == f"/v1/charges/{charge.id}/refunds"
     assert (refunded_event.type, created_event.type) == ("charge.refunded", "refund.created")
     assert as_json(refunded_event.data.previous_attributes)["amount_refunded"] == 0
     assert created_event.data.object.id == partial.id
     assert rest.amount == 1500
     assert (after_full.amount_refunded, after_full.refunded) == (2000, True)
+    # In this API version a charge carries its refunds only when expanded.
+    assert "refunds" not in as_json(after_full)
+    assert "refunds" not in as_json(refunded_event.data.object)
+    assert [r.id for r in listed.data] == [rest.id, partial.id]
     assert [r.id for r in stripe.Refund.list(charge=charge.id).data] == [rest.id, partial.id]
     assert event_types(stripe.Event.list(limit=4).data) == [
         "charge.refunded",
