@@ -246,12 +246,15 @@ STRIPE_LIVE_SECRET_KEY = STRIPE_TEST_SECRET_KEY if STRIPE_LIVE_MODE else ""
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
-if STRIPE_API_BASE:
-    STRIPE_API_HOST = STRIPE_API_BASE
-# The API version dj-stripe 2.11 is built for (its default), sent with every dj-stripe
-# request; without it dj-stripe sends the `stripe` library's newer default. It is the one
-# version the sandbox serves (docs/stripe-sandbox.md).
+# The one Stripe API version Keel speaks (docs/billing.md): the version dj-stripe 2.11 is
+# built for (its default), sent by Keel's client and by dj-stripe, and set on the webhook
+# endpoint, which Stripe cannot change later. Events of another version are recorded and
+# refused. It is the one version the sandbox serves (docs/stripe-sandbox.md).
 STRIPE_API_VERSION = "2026-05-27.dahlia"
+# The installed `stripe` library pins a newer version; Keel keeps STRIPE_API_VERSION until
+# dj-stripe reads that version's shapes. Change both together, deliberately: a test fails
+# when the library's pin is neither STRIPE_API_VERSION nor this reviewed one.
+STRIPE_LIBRARY_API_VERSION_REVIEWED = "2026-08-26.dahlia"
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"

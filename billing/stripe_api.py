@@ -1,0 +1,37 @@
+"""The one way Keel talks to Stripe: a `stripe.StripeClient` on the pinned API version,
+with the account's secret key, pointed at `STRIPE_API_BASE` (the sandbox) when it is set
+(docs/billing.md)."""
+
+from functools import cache
+
+import stripe
+from django.conf import settings
+from djstripe.settings import djstripe_settings
+
+from core.errors import ApplicationError
+
+
+class StripeNotConfigured(ApplicationError):
+    status = 503
+    code = "billing_unavailable"
+
+
+def configure_library() -> None:
+    """Point the `stripe` module, which dj-stripe uses, at the same API as Keel's client."""
+    stripe.api_version = settings.STRIPE_API_VERSION
+    if settings.STRIPE_API_BASE:
+        stripe.api_base = settings.STRIPE_API_BASE
+
+
+def client() -> stripe.StripeClient:
+    key = djstripe_settings.STRIPE_SECRET_KEY
+    if not key:
+        raise StripeNotConfigured("Payments are not configured on this site.")
+    return _client(key, settings.STRIPE_API_VERSION, settings.STRIPE_API_BASE)
+
+
+@cache
+def _client(key: str, version: str, base: str) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        key, stripe_version=version, base_addresses={"api": base} if base else {}, max_network_retries=2
+    )
