@@ -117,6 +117,9 @@ class Price(UUIDModel):
     provider = models.CharField(max_length=50, default="stripe")
     provider_price_id = models.CharField(max_length=255)
     product_id = models.CharField(max_length=255, blank=True, default="")
+    # The product's name and description, for pricing pages (not in the spec's table).
+    product_name = models.CharField(max_length=255, blank=True, default="")
+    product_description = models.TextField(blank=True, default="")
     active = models.BooleanField(default=True)
     currency = models.CharField(max_length=3)
     unit_amount = models.IntegerField(null=True, blank=True)
