@@ -8,7 +8,7 @@ import djstripe.admin  # noqa: F401  (registers dj-stripe's admins, adjusted bel
 from django.contrib import admin
 from djstripe import models as djstripe_models
 
-from billing.models import Invoice, Lifetime, Price, Subscription
+from billing.models import EventProblem, Invoice, Lifetime, Price, RefundReversal, Subscription
 from core.admin import ReadOnlyAdmin, ReadOnlyMixin, json_column, link_column, ms_column
 
 
@@ -218,3 +218,27 @@ for _model in DJSTRIPE_UNUSED:
     admin.site.unregister(_model)
 for _model in DJSTRIPE_SHOWN:
     _djstripe_readonly(_model)
+
+
+@admin.register(RefundReversal)
+class RefundReversalAdmin(ReadOnlyAdmin):
+    """What each Stripe refund took back, one row per refund."""
+
+    list_display = ("provider_refund_id", "credit_link", "credits", "amount", "created_at_display")
+    search_fields = ("provider_refund_id", "credit__source_id")
+    list_select_related = ("credit",)
+    raw_id_fields = ("credit",)
+
+    credit_link = link_column("credit")
+    created_at_display = ms_column("created_at", "created")
+
+
+@admin.register(EventProblem)
+class EventProblemAdmin(ReadOnlyAdmin):
+    """Stripe events recorded but not applied (unknown organization, other API version, ...)."""
+
+    list_display = ("event_id", "event_type", "problem", "created_at_display")
+    list_filter = ("event_type",)
+    search_fields = ("event_id", "problem")
+
+    created_at_display = ms_column("created_at", "created")

@@ -73,6 +73,8 @@ class Lifetime(CreatedModel):
     provider_payment_intent_id = models.CharField(max_length=255, blank=True, default="")
     provider_checkout_session_id = models.CharField(max_length=255, unique=True)
     raw_data = models.JSONField(default=dict, blank=True)
+    # Set when the payment was refunded in full: the deal has ended (not in the spec's table).
+    refunded_at = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "lifetime"
@@ -145,3 +147,33 @@ class Price(UUIDModel):
 
     def __str__(self):
         return f"{self.metadata.get('plan_id') or self.provider_price_id} {self.unit_amount} {self.currency}"
+
+
+class RefundReversal(CreatedModel):
+    """The credits one Stripe refund took back: one row per refund, whoever delivers it."""
+
+    provider_refund_id = models.CharField(max_length=255, unique=True)
+    credit = models.ForeignKey("credits.Credit", on_delete=models.PROTECT, related_name="refund_reversals")
+    credits = models.BigIntegerField()
+    amount = models.IntegerField()
+
+    class Meta:
+        db_table = "billing_refund_reversals"
+
+    def __str__(self):
+        return f"{self.provider_refund_id}: -{self.credits}"
+
+
+class EventProblem(CreatedModel):
+    """A Stripe event Keel recorded but did not apply, and why (shown in the admin)."""
+
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100)
+    problem = models.TextField()
+
+    class Meta:
+        db_table = "billing_event_problems"
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="billing_event_problems_event_uniq")]
+
+    def __str__(self):
+        return f"{self.event_type} {self.event_id}: {self.problem}"

@@ -24,14 +24,13 @@ def configure_library() -> None:
 
 
 def client() -> stripe.StripeClient:
+    """Keel's client, on the API the `stripe` module (and so dj-stripe) is pointed at."""
     key = djstripe_settings.STRIPE_SECRET_KEY
     if not key:
         raise StripeNotConfigured("Payments are not configured on this site.")
-    return _client(key, settings.STRIPE_API_VERSION, settings.STRIPE_API_BASE)
+    return _client(key, settings.STRIPE_API_VERSION, stripe.api_base)
 
 
 @cache
 def _client(key: str, version: str, base: str) -> stripe.StripeClient:
-    return stripe.StripeClient(
-        key, stripe_version=version, base_addresses={"api": base} if base else {}, max_network_retries=2
-    )
+    return stripe.StripeClient(key, stripe_version=version, base_addresses={"api": base}, max_network_retries=2)

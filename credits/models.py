@@ -35,6 +35,11 @@ class TransactionType(models.TextChoices):
     REVERSE = "reverse", "Reversed (refund)"
 
 
+# Sources that are payments (billing's invoices and checkout sessions): one grant per
+# source whoever the user, where other grants are one per (user, source).
+PAYMENT_SOURCE_TYPES = ("invoice", "checkout_session")
+
+
 class Credit(CreatedModel):
     """A grant of credits to an organization (the wallet)."""
 
@@ -61,6 +66,12 @@ class Credit(CreatedModel):
         constraints = [
             # Idempotency of grants: the same source granted twice is one grant.
             models.UniqueConstraint(fields=["user", "source_id"], name="credits_user_source_uniq"),
+            # A payment grants once per business object (docs/billing.md), whatever the user.
+            models.UniqueConstraint(
+                fields=["source_type", "source_id"],
+                condition=Q(source_type__in=PAYMENT_SOURCE_TYPES),
+                name="credits_payment_source_uniq",
+            ),
             models.CheckConstraint(
                 condition=Q(remaining_credits__gte=0) & Q(remaining_credits__lte=F("total_credits")),
                 name="credits_remaining_within_total",

@@ -1,4 +1,6 @@
+from billing.services.customers import customer_for
 from billing.services.demo import prices_seed_demo
+from billing.services.fulfilment import charge_refunded, checkout_session_fulfil, invoice_paid, subscription_sync
 from billing.services.prices import (
     catalog_create,
     plan_problem,
@@ -10,6 +12,11 @@ from billing.services.prices import (
 
 __all__ = [
     "catalog_create",
+    "charge_refunded",
+    "checkout_session_fulfil",
+    "customer_for",
+    "invoice_paid",
+    "subscription_sync",
     "plan_problem",
     "price_deactivate",
     "price_upsert",

@@ -10,7 +10,7 @@ from core.db import run_atomic
 from core.errors import PermissionDenied, ValidationFailed
 from core.locks import lock_row
 from core.time import now_ms
-from credits.models import MAX_CREDITS, Credit, CreditMode, CreditTransaction
+from credits.models import MAX_CREDITS, PAYMENT_SOURCE_TYPES, Credit, CreditMode, CreditTransaction
 from credits.selectors import credits_overdraft_owed
 from credits.services._ledger import ADD_TYPE_FOR_MODE, ledger_row, overdraft_set
 from credits.services.overdraft import repayment_rows
@@ -57,7 +57,8 @@ def credits_grant(
     description: str = "",
     now: int | None = None,
 ) -> Credit:
-    """Grant `amount` credits to `tenant`; the same (user, source_id) twice is one grant.
+    """Grant `amount` credits to `tenant`; the same (user, source_id) twice is one grant, and
+    for a payment (PAYMENT_SOURCE_TYPES) the same source twice, whatever the user.
 
     A second call with a source already granted returns that grant and writes
     nothing. What the organization owes on overdraft is paid back first, out of
@@ -73,7 +74,13 @@ def credits_grant(
         effective_at=effective_at,
         expires_at=expires_at,
     )
-    existing = Credit.objects.filter(user=user, source_id=source_id).first()
+    # A payment's grant is one per business object (invoice, checkout session) whoever the
+    # user; other grants one per (user, source). Unique constraints back both.
+    if source_type in PAYMENT_SOURCE_TYPES:
+        same_source = {"source_type": source_type, "source_id": source_id}
+    else:
+        same_source = {"user": user, "source_id": source_id}
+    existing = Credit.objects.filter(**same_source).first()
     if existing is not None:
         return existing
 
@@ -109,7 +116,7 @@ def credits_grant(
             with transaction.atomic():
                 grant.save(force_insert=True)
         except IntegrityError:
-            existing = Credit.objects.filter(user=user, source_id=source_id).first()
+            existing = Credit.objects.filter(**same_source).first()
             if existing is None:
                 raise
             return existing

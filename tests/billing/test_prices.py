@@ -15,7 +15,6 @@ from core.errors import ValidationFailed
 @pytest.fixture
 def stripe_settings(settings, stripe_sandbox):
     settings.STRIPE_TEST_SECRET_KEY = stripe.api_key
-    settings.STRIPE_API_BASE = stripe_sandbox.url
     return settings
 
 

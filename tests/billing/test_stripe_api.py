@@ -21,7 +21,6 @@ def test_keel_dj_stripe_and_the_stripe_module_speak_the_pinned_version():
 
 def test_keels_client_sends_the_pinned_version_to_the_configured_api(stripe_sandbox, settings):
     settings.STRIPE_TEST_SECRET_KEY = stripe.api_key
-    settings.STRIPE_API_BASE = stripe_sandbox.url
 
     customer = stripe_api.client().v1.customers.create(params={"email": "pin@example.com"})
 

@@ -1,6 +1,7 @@
 import pytest
 from axes.models import AccessAttempt
 
+from billing.models import EventProblem, RefundReversal
 from tests import factories
 
 
@@ -14,7 +15,10 @@ def one_of_everything():
     factories.TenantMemberCreditLimitFactory(tenant=tenant)
     factories.UserProviderCustomerFactory(user=tenant.owner)
     factories.UserEmailPreferenceFactory(user=tenant.owner)
-    factories.CreditTransactionFactory(credit=factories.CreditFactory(tenant=tenant, raw_data={"id": "cs_1"}))
+    grant = factories.CreditFactory(tenant=tenant, raw_data={"id": "cs_1"})
+    factories.CreditTransactionFactory(credit=grant)
+    RefundReversal.objects.create(provider_refund_id="re_example", credit=grant, credits=5, amount=100)
+    EventProblem.objects.create(event_id="evt_example", event_type="invoice.paid", problem="an example")
     factories.CreditOverdraftFactory(tenant=tenant)
     factories.ApiKeyFactory(tenant=tenant)
     factories.IdempotencyKeyFactory(tenant=tenant)

@@ -1,0 +1,231 @@
+"""Billing end to end: Keel's services against the Stripe sandbox over HTTP, the sandbox's
+webhooks delivered to dj-stripe's real view on a live server, and Keel's receivers."""
+
+import uuid
+
+import pytest
+import stripe
+from djstripe import models as djstripe
+
+from billing.models import EventProblem, Invoice, Lifetime, Price, RefundReversal, Subscription
+from billing.services import catalog_create, invoice_paid, prices_sync
+from billing.services.checkout import checkout_start, subscription_cancel
+from core.errors import Conflict, PermissionDenied
+from credits.models import Credit, CreditMode
+from organizations.models import TenantMember
+from organizations.services import tenant_create
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def shop(settings, stripe_sandbox, live_server):
+    """The example catalogue at the sandbox, synced, and the sandbox's webhooks going to
+    dj-stripe's view on the live server."""
+    settings.STRIPE_TEST_SECRET_KEY = stripe.api_key
+    endpoint_uuid = uuid.uuid4()
+    created = stripe.WebhookEndpoint.create(
+        url=f"{live_server.url}/stripe/webhook/{endpoint_uuid}/",
+        enabled_events=["*"],
+        metadata={"djstripe_uuid": str(endpoint_uuid)},
+    )
+    djstripe.WebhookEndpoint.sync_from_stripe_data(created)
+    catalog_create()
+    prices_sync()
+    return {p.raw_data["lookup_key"]: p.provider_price_id for p in Price.objects.all()}
+
+
+@pytest.fixture
+def owner():
+    user = UserFactory(first_name="Ada", last_name="Lovelace")
+    tenant = tenant_create(owner=user, name="Analytical Engines")
+    return TenantMember.objects.get(tenant=tenant, user=user)
+
+
+def buy(stripe_sandbox, member, price_id, **complete):
+    result = checkout_start(
+        member=member,
+        provider_price_id=price_id,
+        success_url="https://keel.test/ok?session={CHECKOUT_SESSION_ID}",
+        cancel_url="https://keel.test/cancel",
+    )
+    stripe_sandbox.complete_checkout(result.id, **complete)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+    return result
+
+
+def grants(tenant):
+    return list(Credit.objects.filter(tenant=tenant, provider="stripe").order_by("created_at"))
+
+
+def test_a_subscription_grants_each_paid_periods_credits_expiring_at_its_end(shop, stripe_sandbox, owner):
+    buy(stripe_sandbox, owner, shop["keel_starter_monthly"])
+    row = Subscription.objects.get(tenant=owner.tenant)
+    stripe_sandbox.advance_subscription(row.provider_subscription_id)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+
+    row.refresh_from_db()
+    first, second = grants(owner.tenant)
+    assert (row.status, row.plan_id, row.amount, row.user_id) == ("active", "starter", 900, owner.user_id)
+    assert (first.total_credits, first.mode, first.source_type) == (1000, CreditMode.SUBSCRIPTION, "invoice")
+    # Each period's credits expire when it ends: the first when the second starts.
+    assert first.expires_at == row.current_period_start
+    assert second.expires_at == row.current_period_end
+    assert {i.billing_reason for i in Invoice.objects.filter(tenant=owner.tenant)} == {
+        "subscription_create",
+        "subscription_cycle",
+    }
+    assert all(i.hosted_invoice_url and i.invoice_pdf and i.paid_at for i in Invoice.objects.all())
+    assert not EventProblem.objects.exists()
+    assert djstripe.WebhookEventTrigger.objects.exclude(processed=True).count() == 0
+
+
+def test_the_same_invoice_twice_grants_once(shop, stripe_sandbox, owner):
+    buy(stripe_sandbox, owner, shop["keel_starter_monthly"])
+    invoice = Invoice.objects.get(tenant=owner.tenant)
+
+    invoice_paid(invoice.provider_invoice_id)
+    invoice_paid(invoice.provider_invoice_id)
+
+    assert len(grants(owner.tenant)) == 1
+
+
+def test_a_credit_pack_and_its_refunds(shop, stripe_sandbox, owner):
+    buy(stripe_sandbox, owner, shop["keel_credits_1000"])
+    [pack] = grants(owner.tenant)
+    session = stripe.checkout.Session.list(limit=1).data[0]
+
+    stripe.Refund.create(payment_intent=session.payment_intent, amount=250)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+    pack.refresh_from_db()
+    partly = pack.remaining_credits
+    stripe.Refund.create(payment_intent=session.payment_intent)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+    pack.refresh_from_db()
+
+    assert (pack.total_credits, pack.mode, pack.source_id) == (1000, CreditMode.ONE_TIME_CREDITS, session.id)
+    assert pack.expires_at is not None
+    assert partly == 750
+    assert pack.remaining_credits == 0
+    assert sorted(r.credits for r in RefundReversal.objects.all()) == [250, 750]
+
+
+def test_a_lifetime_deal_once_and_ended_by_a_full_refund(shop, stripe_sandbox, owner):
+    buy(stripe_sandbox, owner, shop["keel_lifetime"])
+    deal = Lifetime.objects.get(tenant=owner.tenant)
+    [grant] = grants(owner.tenant)
+    with pytest.raises(Conflict) as again:
+        checkout_start(
+            member=owner, provider_price_id=shop["keel_lifetime"], success_url="https://k/s", cancel_url="https://k/c"
+        )
+
+    stripe.Refund.create(payment_intent=deal.provider_payment_intent_id)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+
+    deal.refresh_from_db()
+    grant.refresh_from_db()
+    assert (grant.total_credits, grant.mode, grant.expires_at) == (50000, CreditMode.ONE_TIME_LIFETIME, None)
+    assert again.value.code == "lifetime_owned"
+    assert deal.refunded_at is not None and grant.remaining_credits == 0
+
+
+def test_an_upgrade_is_invoiced_now_and_grants_the_difference(shop, stripe_sandbox, owner):
+    buy(stripe_sandbox, owner, shop["keel_starter_monthly"])
+
+    result = checkout_start(
+        member=owner, provider_price_id=shop["keel_pro_monthly"], success_url="https://k/s", cancel_url="https://k/c"
+    )
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+
+    row = Subscription.objects.get(tenant=owner.tenant)
+    first, difference = grants(owner.tenant)
+    assert (result.kind, result.url) == ("upgrade", None)
+    assert (row.plan_id, row.provider_price_id, row.amount) == ("pro", shop["keel_pro_monthly"], 2900)
+    assert 0 < difference.total_credits <= 4000  # (5000 - 1000) credits for what is left of the period
+    assert difference.expires_at == row.current_period_end
+
+
+def test_a_downgrade_waits_for_the_periods_end(shop, stripe_sandbox, owner):
+    buy(stripe_sandbox, owner, shop["keel_pro_monthly"])
+    row = Subscription.objects.get(tenant=owner.tenant)
+
+    result = checkout_start(
+        member=owner,
+        provider_price_id=shop["keel_starter_monthly"],
+        success_url="https://k/s",
+        cancel_url="https://k/c",
+    )
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+    row.refresh_from_db()
+    before = row.provider_price_id
+    stripe_sandbox.advance_subscription(row.provider_subscription_id)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+    row.refresh_from_db()
+
+    assert result.kind == "downgrade"
+    assert before == shop["keel_pro_monthly"]
+    assert (row.provider_price_id, row.plan_id) == (shop["keel_starter_monthly"], "starter")
+    assert [g.total_credits for g in grants(owner.tenant)] == [5000, 1000]
+
+
+def test_a_failed_renewal_is_past_due_until_paid(shop, stripe_sandbox, owner):
+    buy(stripe_sandbox, owner, shop["keel_starter_monthly"])
+    row = Subscription.objects.get(tenant=owner.tenant)
+    stripe_sandbox.set_card_declines(row.provider_customer_id)
+    stripe_sandbox.advance_subscription(row.provider_subscription_id)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+    row.refresh_from_db()
+    past_due = row.status
+    open_invoice = stripe.Invoice.list(customer=row.provider_customer_id, status="open").data[0]
+
+    stripe_sandbox.set_card_declines(row.provider_customer_id, declines=False)
+    stripe.Invoice.pay(open_invoice.id)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+    row.refresh_from_db()
+
+    assert past_due == "past_due"
+    assert row.status == "active"
+    assert len(grants(owner.tenant)) == 2
+
+
+def test_cancel_at_period_end_then_canceled_at_the_end(shop, stripe_sandbox, owner):
+    buy(stripe_sandbox, owner, shop["keel_starter_monthly"])
+    row = Subscription.objects.get(tenant=owner.tenant)
+
+    subscription_cancel(member=owner, subscription=row)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+    row.refresh_from_db()
+    still = (row.status, row.raw_data["cancel_at_period_end"])
+    stripe_sandbox.advance_subscription(row.provider_subscription_id)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+    row.refresh_from_db()
+
+    assert still == ("active", True)
+    assert row.status == "canceled"
+
+
+def test_a_member_without_the_billing_permission_cannot_buy(shop, owner):
+    user = UserFactory()
+    member = TenantMember.objects.create(tenant=owner.tenant, user=user, role="member", permissions=[])
+    with pytest.raises(PermissionDenied):
+        checkout_start(
+            member=member, provider_price_id=shop["keel_credits_1000"], success_url="https://k", cancel_url="https://k"
+        )
+
+
+def test_an_event_for_an_unknown_organization_is_recorded_not_retried(shop, stripe_sandbox):
+    customer = stripe.Customer.create(email="stranger@example.com")
+    session = stripe.checkout.Session.create(
+        mode="payment",
+        customer=customer.id,
+        line_items=[{"price": shop["keel_credits_1000"], "quantity": 1}],
+        metadata={"keel_tenant_id": str(uuid.uuid4()), "keel_user_id": str(uuid.uuid4())},
+    )
+    stripe_sandbox.complete_checkout(session.id)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+
+    assert {d["state"] for d in stripe_sandbox.deliveries()} == {"succeeded"}
+    problem = EventProblem.objects.get(event_type="checkout.session.completed")
+    assert "does not exist" in problem.problem
+    assert not Credit.objects.filter(provider="stripe").exists()
