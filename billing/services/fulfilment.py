@@ -246,10 +246,40 @@ def invoice_owner(invoice: dict) -> Owner:
     return owner_from_metadata(details.get("metadata"))
 
 
+@dataclass(frozen=True)
+class InvoiceCredits:
+    price: Price
+    plan: Plan
+    credits: int
+    expires_at: int | None
+
+
+def invoice_credits(invoice: dict) -> InvoiceCredits | None:
+    """What a paid invoice grants: a period's credits for a subscription's first or renewal
+    invoice (a trial's $0 invoice only the price's `trial_credits`), the credits of the
+    prorated difference for a plan change; None for anything else."""
+    lines = _subscription_lines(invoice)
+    period_lines = [line for line in lines if not line["_proration"]]
+    main = period_lines[0] if period_lines else (lines[0] if lines else None)
+    price_id = _line_price_id(main) if main else None
+    if price_id is None:
+        return None
+    price, plan = price_plan(price_id)
+    reason = invoice["billing_reason"]
+    if reason in ("subscription_create", "subscription_cycle") and period_lines:
+        trial = all(line["amount"] == 0 for line in period_lines)
+        credits = plan.trial_credits if trial else plan.credits * (main.get("quantity") or 1)
+        end = main["period"]["end"]
+    elif reason == "subscription_update":
+        credits = _prorated_credits(lines)
+        end = max(line["period"]["end"] for line in lines)
+    else:
+        return None
+    return InvoiceCredits(price, plan, credits, _ms(end))
+
+
 def invoice_paid(invoice_id: str) -> Invoice | None:
-    """A paid invoice: its `invoices` row and the credits it buys: a period's credits for a
-    subscription's first or renewal invoice (a trial's $0 invoice only the price's
-    `trial_credits`), the credits of the prorated difference for an upgrade."""
+    """A paid invoice: its `invoices` row and the credits it buys (invoice_credits)."""
     with transaction.atomic():
         invoice = _json(client().v1.invoices.retrieve(invoice_id))
         owner = invoice_owner(invoice)
@@ -258,38 +288,25 @@ def invoice_paid(invoice_id: str) -> Invoice | None:
         if invoice["status"] != "paid":
             return None
         lines = _subscription_lines(invoice)
-        period_lines = [line for line in lines if not line["_proration"]]
-        main = period_lines[0] if period_lines else (lines[0] if lines else None)
-        price_id = _line_price_id(main) if main else None
-        row = _invoice_write(owner, invoice, price_id)
-        if main is None or price_id is None:
-            return row
-        price, plan = price_plan(price_id)
-        reason = invoice["billing_reason"]
-        if reason in ("subscription_create", "subscription_cycle") and period_lines:
-            trial = all(line["amount"] == 0 for line in period_lines)
-            quantity = main.get("quantity") or 1
-            credits = plan.trial_credits if trial else plan.credits * quantity
-            end = main["period"]["end"]
-        elif reason == "subscription_update":
-            credits = _prorated_credits(lines)
-            end = max(line["period"]["end"] for line in lines)
-        else:
-            return row
-        _grant(
-            owner,
-            plan,
-            price,
-            credits=credits,
-            mode=CreditMode.SUBSCRIPTION,
-            source_type="invoice",
-            source_id=invoice["id"],
-            expires_at=_ms(end),
-            amount_cents=invoice["amount_paid"],
-            currency=invoice["currency"],
-            customer=invoice["customer"],
-            description=f"{price.product_name or plan.plan_id} ({invoice.get('number') or invoice['id']})",
-        )
+        main = next((line for line in lines if not line["_proration"]), lines[0] if lines else None)
+        row = _invoice_write(owner, invoice, _line_price_id(main) if main else None)
+        bought = invoice_credits(invoice)
+        if bought is not None:
+            _grant(
+                owner,
+                bought.plan,
+                bought.price,
+                credits=bought.credits,
+                mode=CreditMode.SUBSCRIPTION,
+                source_type="invoice",
+                source_id=invoice["id"],
+                expires_at=bought.expires_at,
+                amount_cents=invoice["amount_paid"],
+                currency=invoice["currency"],
+                customer=invoice["customer"],
+                description=f"{bought.price.product_name or bought.plan.plan_id} "
+                f"({invoice.get('number') or invoice['id']})",
+            )
         return row
 
 

@@ -1,6 +1,7 @@
 """Billing end to end: Keel's services against the Stripe sandbox over HTTP, the sandbox's
 webhooks delivered to dj-stripe's real view on a live server, and Keel's receivers."""
 
+import io
 import uuid
 
 import pytest
@@ -229,3 +230,35 @@ def test_an_event_for_an_unknown_organization_is_recorded_not_retried(shop, stri
     problem = EventProblem.objects.get(event_type="checkout.session.completed")
     assert "does not exist" in problem.problem
     assert not Credit.objects.filter(provider="stripe").exists()
+
+
+def test_reconcile_repairs_what_lost_webhooks_left_undone_and_then_changes_nothing(shop, stripe_sandbox, owner):
+    from django.core.management import call_command
+
+    for endpoint in stripe.WebhookEndpoint.list().data:  # every webhook from now on is lost
+        stripe.WebhookEndpoint.modify(endpoint.id, disabled=True)
+    buy(stripe_sandbox, owner, shop["keel_starter_monthly"])
+    buy(stripe_sandbox, owner, shop["keel_credits_1000"])
+    pack_session = stripe.checkout.Session.list(limit=1).data[0]
+    stripe.Refund.create(payment_intent=pack_session.payment_intent, amount=500)
+    assert not Credit.objects.filter(tenant=owner.tenant).exclude(source_type="signup").exists()
+
+    def reconcile(*args) -> str:
+        out = io.StringIO()
+        call_command("billing_reconcile", *args, stdout=out)
+        return out.getvalue()
+
+    dry = reconcile("--dry-run")
+    nothing_yet = Credit.objects.filter(provider="stripe").count()
+    first = reconcile()
+    second = reconcile()
+
+    assert "would repair subscription" in dry and nothing_yet == 0
+    assert "repaired subscription" in first and "repaired checkout session" in first
+    assert "repaired invoice" in first and "repaired refunds of charge" in first
+    assert second.strip().endswith("0 repaired, 0 skipped.")
+    row = Subscription.objects.get(tenant=owner.tenant)
+    pack = Credit.objects.get(source_id=pack_session.id)
+    assert row.status == "active"
+    assert sorted(g.total_credits for g in grants(owner.tenant)) == [1000, 1000]
+    assert pack.remaining_credits == 500
