@@ -153,7 +153,7 @@ def checkout_session_fulfil(session_id: str) -> str:
     """Apply a completed, paid checkout session: a pack's credits, a lifetime deal and its
     credits, or the subscription's row. Returns what it did (for the success page)."""
     api = client().v1
-    session = api.checkout.sessions.retrieve(session_id, params={"expand": ["line_items"]})
+    session = api.checkout.sessions.retrieve(session_id, params={"expand": ["line_items", "payment_intent"]})
     if session.status != "complete" or session.payment_status not in PAID_SESSION_STATUSES:
         return "pending"
     owner = owner_from_metadata(session.metadata)
@@ -162,6 +162,9 @@ def checkout_session_fulfil(session_id: str) -> str:
         return "subscription"
     line = session.line_items.data[0]
     price, plan = price_plan(line.price.id)
+    payment_intent = session.payment_intent
+    # Credits expire N days after the payment (Stripe's time, whenever Keel hears of it).
+    paid_at = _ms(payment_intent.created) if payment_intent else _ms(session.created)
     quantity = line.quantity or 1
     with transaction.atomic():
         _lock(owner)
@@ -176,7 +179,7 @@ def checkout_session_fulfil(session_id: str) -> str:
                         currency=session.currency,
                         provider_price_id=price.provider_price_id,
                         provider_customer_id=session.customer or "",
-                        provider_payment_intent_id=session.payment_intent or "",
+                        provider_payment_intent_id=payment_intent.id if payment_intent else "",
                         provider_checkout_session_id=session.id,
                         raw_data=_json(session),
                     )
@@ -192,12 +195,15 @@ def checkout_session_fulfil(session_id: str) -> str:
             mode=mode,
             source_type="checkout_session",
             source_id=session.id,
-            expires_at=now_ms() + plan.expires_days * DAY_MS if plan.expires_days else None,
+            expires_at=paid_at + plan.expires_days * DAY_MS if plan.expires_days else None,
             amount_cents=session.amount_total or 0,
             currency=session.currency,
             customer=session.customer or "",
             description=f"{price.product_name or plan.plan_id} ({session.id})",
         )
+        # A refund that arrived before this grant existed is taken back now.
+        if payment_intent and payment_intent.latest_charge:
+            charge_refunded(_id(payment_intent.latest_charge))
     return plan.kind
 
 
@@ -246,6 +252,15 @@ def invoice_owner(invoice: dict) -> Owner:
     return owner_from_metadata(details.get("metadata"))
 
 
+def main_line(lines: list[dict]) -> dict | None:
+    """The line that says what an invoice is for: its period's, else (a plan change) the
+    largest proration, the new price's."""
+    period_lines = [line for line in lines if not line["_proration"]]
+    if period_lines:
+        return period_lines[0]
+    return max(lines, key=lambda line: line["amount"], default=None)
+
+
 @dataclass(frozen=True)
 class InvoiceCredits:
     price: Price
@@ -260,7 +275,7 @@ def invoice_credits(invoice: dict) -> InvoiceCredits | None:
     prorated difference for a plan change; None for anything else."""
     lines = _subscription_lines(invoice)
     period_lines = [line for line in lines if not line["_proration"]]
-    main = period_lines[0] if period_lines else (lines[0] if lines else None)
+    main = main_line(lines)
     price_id = _line_price_id(main) if main else None
     if price_id is None:
         return None
@@ -287,8 +302,7 @@ def invoice_paid(invoice_id: str) -> Invoice | None:
         invoice = _json(client().v1.invoices.retrieve(invoice_id))
         if invoice["status"] != "paid":
             return None
-        lines = _subscription_lines(invoice)
-        main = next((line for line in lines if not line["_proration"]), lines[0] if lines else None)
+        main = main_line(_subscription_lines(invoice))
         row = _invoice_write(owner, invoice, _line_price_id(main) if main else None)
         bought = invoice_credits(invoice)
         if bought is not None:
@@ -307,7 +321,26 @@ def invoice_paid(invoice_id: str) -> Invoice | None:
                 description=f"{bought.price.product_name or bought.plan.plan_id} "
                 f"({invoice.get('number') or invoice['id']})",
             )
+            for charge_id in _invoice_charges(invoice["id"]):
+                charge_refunded(charge_id)
         return row
+
+
+def _id(value) -> str:
+    return value if isinstance(value, str) else value["id"]
+
+
+def _invoice_charges(invoice_id: str) -> list[str]:
+    """The charges that paid an invoice, through its invoice payments' payment intents."""
+    api = client().v1
+    charges = []
+    for payment in api.invoice_payments.list(params={"invoice": invoice_id, "limit": 10}).data:
+        intent_id = payment.payment.payment_intent if payment.payment else None
+        if intent_id:
+            intent = api.payment_intents.retrieve(_id(intent_id))
+            if intent.latest_charge:
+                charges.append(_id(intent.latest_charge))
+    return charges
 
 
 def _prorated_credits(lines: list[dict]) -> int:
@@ -371,6 +404,20 @@ def _payment_grant(payment_intent_id: str) -> Credit | None:
     return Credit.objects.filter(provider="stripe", source_id__in=sources).first()
 
 
+def _keel_payment(payment_intent_id: str) -> bool:
+    api = client().v1
+    if (api.payment_intents.retrieve(payment_intent_id).metadata or {}).get("keel_tenant_id"):
+        return True
+    payments = api.invoice_payments.list(
+        params={"payment": {"type": "payment_intent", "payment_intent": payment_intent_id}, "limit": 1}
+    ).data
+    if not payments:
+        return False
+    invoice = _json(api.invoices.retrieve(payments[0].invoice))
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    return bool((details.get("metadata") or {}).get("keel_tenant_id"))
+
+
 def charge_refunded(charge_id: str) -> list[RefundReversal]:
     """Each refund of the charge takes back its share of the credits the payment granted
     (all that is left for a full refund), capped at what is left of that grant; once per
@@ -379,9 +426,12 @@ def charge_refunded(charge_id: str) -> list[RefundReversal]:
     charge = api.charges.retrieve(charge_id)
     if not charge.payment_intent:
         return []
-    grant = _payment_grant(charge.payment_intent)
+    grant = _payment_grant(_id(charge.payment_intent))
     if grant is None:
-        raise Unattributable(f"no Keel grant was bought by payment {charge.payment_intent}")
+        # Not granted yet (the grant, when it comes, takes the refund back), or not Keel's.
+        if not _keel_payment(_id(charge.payment_intent)):
+            raise Unattributable(f"payment {_id(charge.payment_intent)} bought nothing in Keel")
+        return []
     made = []
     with transaction.atomic():
         lock_row(Tenant, grant.tenant_id, fields=["id"])
