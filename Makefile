@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The Stripe sandbox's port, for `make sandbox` and for `make run` without Stripe keys.
+SANDBOX_PORT ?= 12111
 PYTEST_ARGS ?=
 # Runs a command with DATABASE_URL set: the local server, started for it and stopped after.
 WITH_DB := $(BIN)/python -m config.localdb --
@@ -29,18 +31,18 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(WITH_DB) $(MAKE) --no-print-directory _run
 
+# migrate, seed_demo, runserver; with no STRIPE_SECRET_KEY, beside the Stripe sandbox with the
+# example catalogue, stopped with the site (config/devserver.py, docs/billing.md).
 _run:
-	DEBUG=True $(BIN)/python manage.py migrate --noinput
-	DEBUG=True $(BIN)/python manage.py seed_demo
-	DEBUG=True $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEBUG=True $(BIN)/python -m config.devserver --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
 test: install-dev
 	$(WITH_DB) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The local Stripe stand-in (docs/stripe-sandbox.md); run it beside `make run`
-# and start the site with STRIPE_API_BASE=http://127.0.0.1:12111.
+# The local Stripe stand-in alone (docs/stripe-sandbox.md); `make run` starts its own when no
+# STRIPE_SECRET_KEY is set.
 sandbox: install
-	$(BIN)/python -m stripe_sandbox --port 12111
+	$(BIN)/python -m stripe_sandbox --port $(SANDBOX_PORT)
 
 # The credits benchmark on PostgreSQL (docs/performance.md).
 bench: install-dev

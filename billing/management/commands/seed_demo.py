@@ -5,7 +5,6 @@ from django.db import transaction
 
 from accounts.models import SystemRole, User
 from accounts.services import user_create
-from billing.services import prices_seed_demo
 from credits.services import credits_grant_free
 from organizations.models import Tenant
 from organizations.services import tenant_create
@@ -15,7 +14,10 @@ DEMO_EMAIL = "demo@keel.localhost"
 
 
 class Command(BaseCommand):
-    help = "Load demo data: a demo site owner (password printed), an organization and demo prices. Safe to re-run."
+    help = (
+        "Load demo data: a demo site owner (password printed) and an organization. Safe to re-run. Prices come "
+        "from Stripe or the sandbox (billing_catalog, sync_prices), never from here."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--password", help="Use this password instead of a random one.")
@@ -40,8 +42,7 @@ class Command(BaseCommand):
         if not Tenant.objects.filter(owner=user, slug="demo").exists():
             tenant_create(owner=user, name="Demo Org", slug="demo", is_default=True)
         credits_grant_free(user=user)  # idempotent: one free grant per organization
-        prices = prices_seed_demo()
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Sign in at /admin/ as  username: {DEMO_USERNAME}  password: {password}")
-        self.stdout.write(f"  Organization: demo    Prices: {', '.join(p.metadata['plan_id'] for p in prices)}")
+        self.stdout.write("  Organization: demo")
