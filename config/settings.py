@@ -300,7 +300,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # axes logs every sign-in at INFO; its warnings (failures, lockouts) carry hashes only.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    # The stripe library logs two INFO lines per request (URLs, no secrets).
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        "stripe": {"level": "WARNING"},
+    },
 }
 
 SILENCED_SYSTEM_CHECKS = [

@@ -1,5 +1,4 @@
 from billing.services.customers import customer_for
-from billing.services.demo import prices_seed_demo
 from billing.services.fulfilment import charge_refunded, checkout_session_fulfil, invoice_paid, subscription_sync
 from billing.services.prices import (
     catalog_create,
@@ -20,7 +19,6 @@ __all__ = [
     "plan_problem",
     "price_deactivate",
     "price_upsert",
-    "prices_seed_demo",
     "prices_sync",
     "product_refresh",
 ]

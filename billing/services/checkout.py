@@ -4,9 +4,11 @@ customer portal (docs/billing.md)."""
 
 from dataclasses import dataclass
 
+import stripe
+
 from billing.models import Lifetime, Price, Subscription, SubscriptionStatus
 from billing.plans import Plan, PlanKind, plan_from_metadata
-from billing.services.customers import customer_for
+from billing.services.customers import customer_for, customer_replace
 from billing.stripe_api import client
 from core.errors import Conflict, NotFound, ValidationFailed
 from organizations.models import Permission, TenantMember
@@ -86,7 +88,14 @@ def checkout_start(
         params["subscription_data"] = {"metadata": metadata}
     else:
         params["payment_intent_data"] = {"metadata": metadata}
-    session = client().v1.checkout.sessions.create(params=params)
+    try:
+        session = client().v1.checkout.sessions.create(params=params)
+    except stripe.InvalidRequestError as exc:
+        if exc.code != "resource_missing" or exc.param != "customer":
+            raise
+        # The customer is gone at Stripe (deleted there, or a restarted local sandbox).
+        params["customer"] = customer_replace(user=member.user).customer_id
+        session = client().v1.checkout.sessions.create(params=params)
     return CheckoutResult(id=session.id, url=session.url, kind=plan.kind)
 
 

@@ -39,3 +39,19 @@ def user_for_customer(customer_id: str):
     row = UserProviderCustomer.objects.filter(provider=PROVIDER, customer_id=customer_id).select_related("user")
     row = row.first()
     return row.user if row else None
+
+
+def customer_replace(*, user) -> UserProviderCustomer:
+    """A new Stripe customer for `user`, when the one Keel knows no longer exists there."""
+    UserProviderCustomer.objects.filter(user=user, provider=PROVIDER).delete()
+    primary = UserEmail.objects.filter(user=user, is_primary=True).first()
+    customer = client().v1.customers.create(
+        params={
+            "email": primary.email if primary else None,
+            "name": user.get_full_name(),
+            "metadata": {"keel_user_id": str(user.pk)},
+        }
+    )
+    return UserProviderCustomer.objects.create(
+        user=user, user_email=primary, provider=PROVIDER, customer_id=customer.id
+    )

@@ -262,3 +262,17 @@ def test_reconcile_repairs_what_lost_webhooks_left_undone_and_then_changes_nothi
     assert row.status == "active"
     assert sorted(g.total_credits for g in grants(owner.tenant)) == [1000, 1000]
     assert pack.remaining_credits == 500
+
+
+def test_checkout_makes_a_new_customer_when_stripe_no_longer_has_the_users(shop, stripe_sandbox, owner):
+    from accounts.models import UserProviderCustomer
+
+    buy(stripe_sandbox, owner, shop["keel_credits_1000"])
+    old = UserProviderCustomer.objects.get(user=owner.user).customer_id
+    stripe.Customer.delete(old)
+
+    buy(stripe_sandbox, owner, shop["keel_credits_5000"])
+
+    new = UserProviderCustomer.objects.get(user=owner.user).customer_id
+    assert new != old and stripe.Customer.retrieve(new).email == owner.user.email
+    assert sorted(g.total_credits for g in grants(owner.tenant)) == [1000, 5000]
