@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from billing import views as billing_views
 from core import views as core_views
 
 urlpatterns = [
@@ -14,6 +15,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Stripe's webhooks: Keel's guard (billing/views.py), then dj-stripe's view.
+    path("stripe/webhook/<uuid:uuid>/", billing_views.stripe_webhook, name="stripe-webhook"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("accounts/", include("accounts.urls")),
     # /orgs/ (list, create, switch), /o/<slug>/... (one organization), /invitations/accept/<token>/

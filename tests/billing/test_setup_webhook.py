@@ -155,3 +155,59 @@ def test_what_is_missing_is_named(stripe_settings, setting, value, args, message
         setup_webhook(*args)
 
     assert not djstripe.WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("null", "JSON that is not an object"),
+        ("42", "a number"),
+        ("not json", "not JSON"),
+        ('{"object": "event"}', "no id"),
+        ('{"id": "evt_1"}', "no livemode"),
+    ],
+)
+def test_a_body_that_is_not_an_event_is_a_400_and_changes_nothing(stripe_settings, body, why):
+    from django.test import Client
+
+    path = urlsplit(setup_webhook()[-1]).path
+    response = Client(raise_request_exception=False).post(
+        path, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(body, SECRET, int(time.time()))
+    )
+
+    assert response.status_code == 400, why
+    assert not djstripe.WebhookEventTrigger.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_old_timestamp_an_unknown_endpoint_and_a_missing_signature_are_refused(stripe_settings, client):
+    path = urlsplit(setup_webhook()[-1]).path
+    stripe.Product.create(name="Late")
+    body = json.dumps(stripe.Event.list(type="product.created").data[0].to_dict())
+
+    late = post_event(client, path, body, sign(body, SECRET, int(time.time()) - 6 * 60))
+    unknown = post_event(client, f"/stripe/webhook/{uuid.uuid4()}/", body, sign(body, SECRET, int(time.time())))
+    unsigned = client.post(path, body, content_type="application/json")
+
+    assert (late.status_code, unknown.status_code, unsigned.status_code) == (400, 404, 400)
+    assert not djstripe.Product.objects.exists()
+
+
+@pytest.mark.django_db
+def test_with_debug_on_a_request_cannot_choose_the_signing_secret(stripe_settings, settings, client):
+    settings.DEBUG = True
+    path = urlsplit(setup_webhook()[-1]).path
+    stripe.Product.create(name="Mine")
+    body = json.dumps(stripe.Event.list(type="product.created").data[0].to_dict())
+
+    chosen = client.post(
+        path,
+        body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=sign(body, "whsec_attacker", int(time.time())),
+        HTTP_X_DJSTRIPE_WEBHOOK_SECRET="whsec_attacker",
+    )
+
+    assert chosen.status_code == 400
+    assert not djstripe.Product.objects.exists()
