@@ -20,6 +20,7 @@ HANDLED = {
     "customer.subscription.updated": lambda obj: fulfilment.subscription_sync(obj["id"]),
     "customer.subscription.deleted": lambda obj: fulfilment.subscription_sync(obj["id"]),
     "invoice.paid": lambda obj: fulfilment.invoice_paid(obj["id"]),
+    "invoice.payment_failed": lambda obj: fulfilment.invoice_payment_failed(obj["id"]),
     "charge.refunded": lambda obj: fulfilment.charge_refunded(obj["id"]),
     "price.created": lambda obj: prices.price_upsert(obj),
     "price.updated": lambda obj: prices.price_upsert(obj),

@@ -222,11 +222,13 @@ KEEL_ACCOUNT_DELETE_NOTICES: list[str] = [
     "organizations.services.tenants_account_delete_notices",
 ]
 KEEL_ACCOUNT_DELETE_HOOKS: list[str] = [
+    "billing.services.departures.account_subscriptions_cancel",
     "organizations.services.tenants_account_delete",
 ]
-# Organization deletion runs these on commit, each as `hook(tenant=tenant)`:
-# billing adds the one that cancels the organization's subscription.
-KEEL_TENANT_DELETE_HOOKS: list[str] = []
+# Organization deletion runs these on commit, each as `hook(tenant=tenant)`.
+KEEL_TENANT_DELETE_HOOKS: list[str] = [
+    "billing.services.departures.tenant_subscriptions_cancel",
+]
 # A membership ending (removed or left) runs these inside its transaction, each
 # as `hook(tenant_id=..., user_id=...)`.
 KEEL_MEMBERSHIP_END_HOOKS: list[str] = [

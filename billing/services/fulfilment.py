@@ -18,6 +18,7 @@ import stripe
 from django.db import transaction
 
 from accounts.models import User
+from billing import emails
 from billing.models import EventProblem, Invoice, Lifetime, Price, RefundReversal, Subscription, SubscriptionStatus
 from billing.plans import Plan, PlanKind, plan_from_metadata
 from billing.services.prices import price_upsert
@@ -303,8 +304,17 @@ def invoice_paid(invoice_id: str) -> Invoice | None:
         if invoice["status"] != "paid":
             return None
         main = main_line(_subscription_lines(invoice))
+        first_time = not Invoice.objects.filter(provider_invoice_id=invoice["id"]).exists()
         row = _invoice_write(owner, invoice, _line_price_id(main) if main else None)
         bought = invoice_credits(invoice)
+        if first_time and invoice["amount_paid"] > 0:
+            emails.receipt_send(
+                user=owner.user,
+                tenant=owner.tenant,
+                invoice=invoice,
+                plan_name=(bought.price.product_name or bought.plan.plan_id) if bought else "your plan",
+                credits=bought.credits if bought else 0,
+            )
         if bought is not None:
             _grant(
                 owner,
@@ -387,6 +397,16 @@ def _invoice_write(owner: Owner, invoice: dict, price_id: str | None) -> Invoice
         update_fields=[key for key in values if key not in ("user", "tenant")],
     )
     return Invoice.objects.get(provider_invoice_id=invoice["id"])
+
+
+def invoice_payment_failed(invoice_id: str) -> int:
+    """Tell the organization's owners, with the link to pay. The subscription's status
+    (past_due) comes with its own event; access and credits go on until Stripe cancels."""
+    invoice = _json(client().v1.invoices.retrieve(invoice_id))
+    owner = invoice_owner(invoice)
+    if invoice["status"] != "open":
+        return 0  # paid (or voided) since
+    return emails.payment_failed_send(tenant=owner.tenant, invoice=invoice)
 
 
 # Refunds

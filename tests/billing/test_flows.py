@@ -276,3 +276,51 @@ def test_checkout_makes_a_new_customer_when_stripe_no_longer_has_the_users(shop,
     new = UserProviderCustomer.objects.get(user=owner.user).customer_id
     assert new != old and stripe.Customer.retrieve(new).email == owner.user.email
     assert sorted(g.total_credits for g in grants(owner.tenant)) == [1000, 5000]
+
+
+def test_a_receipt_for_each_paid_invoice_unless_unwanted_and_owners_told_of_a_failure(
+    shop, stripe_sandbox, owner, mailoutbox
+):
+    from accounts.models import EmailType, UserEmailPreference
+
+    buy(stripe_sandbox, owner, shop["keel_starter_monthly"])
+    receipts = [m for m in mailoutbox if m.subject.startswith("Receipt")]
+    row = Subscription.objects.get(tenant=owner.tenant)
+    UserEmailPreference.objects.create(user=owner.user, email_type=EmailType.PAYMENT_RECEIPTS, subscribed=False)
+    stripe_sandbox.advance_subscription(row.provider_subscription_id)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+    after_opt_out = [m for m in mailoutbox if m.subject.startswith("Receipt")]
+    stripe_sandbox.set_card_declines(row.provider_customer_id)
+    stripe_sandbox.advance_subscription(row.provider_subscription_id)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+
+    [receipt] = receipts
+    assert receipt.to == [owner.user.email] and "$9.00" in receipt.subject
+    assert "1000 credits were added" in receipt.body and "List-Unsubscribe" in receipt.extra_headers
+    assert after_opt_out == receipts  # the renewal's receipt is not wanted
+    [failed] = [m for m in mailoutbox if m.subject.startswith("Payment failed")]
+    open_invoice = stripe.Invoice.list(customer=row.provider_customer_id, status="open").data[0]
+    assert failed.to == [owner.user.email]
+    assert open_invoice.hosted_invoice_url in failed.body and "try again on" in failed.body
+
+
+def test_deleting_the_organization_or_the_paying_account_cancels_at_stripe(shop, stripe_sandbox, owner):
+    from accounts.services import user_delete
+    from organizations.services import tenant_delete
+
+    buy(stripe_sandbox, owner, shop["keel_starter_monthly"])
+    org_sub = Subscription.objects.get(tenant=owner.tenant)
+    other = tenant_create(owner=owner.user, name="Second Org")
+    second = TenantMember.objects.get(tenant=other, user=owner.user)
+    buy(stripe_sandbox, second, shop["keel_pro_monthly"])
+    account_sub = Subscription.objects.get(tenant=other)
+
+    tenant_delete(tenant=owner.tenant, actor=owner, confirm_name="Analytical Engines")
+    first = stripe.Subscription.retrieve(org_sub.provider_subscription_id).status
+    still = stripe.Subscription.retrieve(account_sub.provider_subscription_id).status
+    user_delete(user=owner.user)
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+
+    assert (first, still) == ("canceled", "active")
+    assert stripe.Subscription.retrieve(account_sub.provider_subscription_id).status == "canceled"
+    assert set(Subscription.objects.values_list("status", flat=True)) == {"canceled"}
