@@ -191,3 +191,99 @@ def djstripe_prices():
     from billing.models import Price
 
     return Price.objects.all()
+
+
+def _fill(count: int, prices: dict) -> None:
+    """`count` more organizations, each with a subscription, a paid invoice and a grant."""
+    from accounts.models import User
+    from billing.models import Invoice, Subscription
+    from credits.models import Credit
+    from organizations.models import Tenant
+
+    tag = uuid.uuid4().hex[:6]
+    users = User.objects.bulk_create([User(username=f"fill-{tag}-{n}") for n in range(count)])
+    tenants = Tenant.objects.bulk_create(
+        [Tenant(name=f"Fill {n}", slug=f"fill-{tag}-{n}", owner=user) for n, user in enumerate(users)]
+    )
+    Subscription.objects.bulk_create(
+        [
+            Subscription(
+                user=user,
+                tenant=tenant,
+                status="active",
+                plan_id="starter",
+                provider_subscription_id=f"sub_fill_{tag}_{n}",
+                provider_price_id=prices["keel_starter_monthly"],
+            )
+            for n, (user, tenant) in enumerate(zip(users, tenants, strict=True))
+        ]
+    )
+    Invoice.objects.bulk_create(
+        [
+            Invoice(user=user, tenant=tenant, provider_invoice_id=f"in_fill_{tag}_{n}", amount=900)
+            for n, (user, tenant) in enumerate(zip(users, tenants, strict=True))
+        ]
+    )
+    Credit.objects.bulk_create(
+        [
+            Credit(
+                user=user,
+                tenant=tenant,
+                mode="subscription",
+                total_credits=1000,
+                remaining_credits=1000,
+                source_type="invoice",
+                source_id=f"in_fill_{tag}_{n}",
+                effective_at=0,
+            )
+            for n, (user, tenant) in enumerate(zip(users, tenants, strict=True))
+        ]
+    )
+
+
+def test_queries_per_event_stay_the_same_with_100_times_the_organizations(settings, stripe_sandbox):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    settings.STRIPE_TEST_SECRET_KEY = stripe.api_key
+    endpoint_uuid = uuid.uuid4()
+    created = stripe.WebhookEndpoint.create(
+        url=f"http://keel.invalid/stripe/webhook/{endpoint_uuid}/",
+        enabled_events=["*"],
+        metadata={"djstripe_uuid": str(endpoint_uuid)},
+    )
+    djstripe.WebhookEndpoint.sync_from_stripe_data(created)
+    stripe.WebhookEndpoint.modify(created.id, disabled=True)
+    catalog_create()
+    prices_sync()
+    prices = {p.raw_data["lookup_key"]: p.provider_price_id for p in djstripe_prices()}
+    url = f"/stripe/webhook/{endpoint_uuid}/"
+
+    def one_customer_flow() -> dict[str, int]:
+        last = stripe.Event.list(limit=1).data[0].id
+        user = UserFactory()
+        member = TenantMember.objects.get(tenant=tenant_create(owner=user, name=f"Org {user.username}"), user=user)
+        for key in ("keel_starter_monthly", "keel_credits_1000"):
+            result = checkout_start(
+                member=member, provider_price_id=prices[key], success_url=SUCCESS, cancel_url=CANCEL
+            )
+            stripe_sandbox.complete_checkout(result.id)
+        stripe_sandbox.advance_subscription(
+            stripe.Subscription.list(customer=stripe.Customer.list(limit=1).data[0].id).data[0].id
+        )
+        events = [json.loads(str(e)) for e in stripe.Event.list(limit=100, ending_before=last).data][::-1]
+        counts: dict[str, int] = {}
+        for event in events:
+            with CaptureQueriesContext(db) as queries:
+                assert deliver(url, created.secret, json.dumps(event)) == 200
+            counts[event["type"]] = max(counts.get(event["type"], 0), len(queries))
+        return counts
+
+    one_customer_flow()  # dj-stripe stores each product and price the first time it sees them
+    _fill(10, prices)
+    at_10 = one_customer_flow()
+    _fill(990, prices)
+    at_1000 = one_customer_flow()
+
+    assert "invoice.paid" in at_10 and "checkout.session.completed" in at_10
+    assert at_1000 == at_10
