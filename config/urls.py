@@ -20,6 +20,8 @@ urlpatterns = [
     path("", include("organizations.urls")),
     # /o/<slug>/credits/ (usage) and /o/<slug>/api-keys/
     path("o/<slug:slug>/", include("credits.urls")),
+    # /pricing/ and /o/<slug>/billing/... (plan, invoices, checkout's way back)
+    path("", include("billing.urls")),
 ]
 
 # JSON in the API's error shape for /api/ paths, Django's own pages elsewhere.
