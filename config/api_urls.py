@@ -7,4 +7,5 @@ urlpatterns: list = [
     path("", include("credits.api_urls")),
     path("", include("accounts.api_urls")),
     path("", include("organizations.api_urls")),
+    path("", include("billing.api_urls")),
 ]

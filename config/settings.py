@@ -204,6 +204,10 @@ SPECTACULAR_SETTINGS = {
         "MemberRoleEnum": "organizations.models.MemberRole",
         "InvitationStatusEnum": "organizations.models.InvitationStatus",
         "MemberPermissionEnum": "organizations.models.Permission",
+        "PlanKindEnum": "billing.plans.PlanKind",
+        "TenantPlanKindEnum": "billing.selectors.TenantPlanKind",
+        "CheckoutKindEnum": "billing.serializers.CHECKOUT_RESULT_KINDS",
+        "SubscriptionStatusEnum": "billing.models.SubscriptionStatus",
     },
 }
 

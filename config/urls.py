@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from billing import views as billing_views
+from billing import webhook_view
 from core import views as core_views
 
 urlpatterns = [
@@ -15,14 +15,16 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    # Stripe's webhooks: Keel's guard (billing/views.py), then dj-stripe's view.
-    path("stripe/webhook/<uuid:uuid>/", billing_views.stripe_webhook, name="stripe-webhook"),
+    # Stripe's webhooks: Keel's guard (billing/webhook_view.py), then dj-stripe's view.
+    path("stripe/webhook/<uuid:uuid>/", webhook_view.stripe_webhook, name="stripe-webhook"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("accounts/", include("accounts.urls")),
     # /orgs/ (list, create, switch), /o/<slug>/... (one organization), /invitations/accept/<token>/
     path("", include("organizations.urls")),
     # /o/<slug>/credits/ (usage) and /o/<slug>/api-keys/
     path("o/<slug:slug>/", include("credits.urls")),
+    # /pricing/ and /o/<slug>/billing/... (plan, invoices, checkout's way back)
+    path("", include("billing.urls")),
 ]
 
 # JSON in the API's error shape for /api/ paths, Django's own pages elsewhere.

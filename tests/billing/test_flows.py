@@ -8,8 +8,8 @@ import pytest
 import stripe
 from djstripe import models as djstripe
 
-from billing.models import EventProblem, Invoice, Lifetime, Price, RefundReversal, Subscription
-from billing.services import catalog_create, invoice_paid, prices_sync
+from billing.models import EventProblem, Invoice, Lifetime, RefundReversal, Subscription
+from billing.services import invoice_paid
 from billing.services.checkout import checkout_start, subscription_cancel
 from core.errors import Conflict, PermissionDenied
 from credits.models import Credit, CreditMode
@@ -18,30 +18,6 @@ from organizations.services import tenant_create
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def shop(settings, stripe_sandbox, live_server):
-    """The example catalogue at the sandbox, synced, and the sandbox's webhooks going to
-    dj-stripe's view on the live server."""
-    settings.STRIPE_TEST_SECRET_KEY = stripe.api_key
-    endpoint_uuid = uuid.uuid4()
-    created = stripe.WebhookEndpoint.create(
-        url=f"{live_server.url}/stripe/webhook/{endpoint_uuid}/",
-        enabled_events=["*"],
-        metadata={"djstripe_uuid": str(endpoint_uuid)},
-    )
-    djstripe.WebhookEndpoint.sync_from_stripe_data(created)
-    catalog_create()
-    prices_sync()
-    return {p.raw_data["lookup_key"]: p.provider_price_id for p in Price.objects.all()}
-
-
-@pytest.fixture
-def owner():
-    user = UserFactory(first_name="Ada", last_name="Lovelace")
-    tenant = tenant_create(owner=user, name="Analytical Engines")
-    return TenantMember.objects.get(tenant=tenant, user=user)
 
 
 def buy(stripe_sandbox, member, price_id, **complete):

@@ -242,12 +242,36 @@ def filled(path: str) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: "acme" if m[1] == "slug" else "00000000-0000-0000-0000-000000000000", path)
 
 
-@pytest.mark.parametrize(("method", "path"), [(method, filled(path)) for method, path, _ in schema_operations()])
+def is_public(operation) -> bool:
+    """An operation anyone may call: its security lists "no credentials" (`{}`)."""
+    return {} in operation.get("security", [{}])
+
+
+PUBLIC_OPERATIONS = [("get", "/api/v1/prices/")]
+
+
+def test_the_public_operations_are_the_known_ones():
+    assert [(method, path) for method, path, operation in schema_operations() if is_public(operation)] == (
+        PUBLIC_OPERATIONS
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [(method, filled(path)) for method, path, operation in schema_operations() if not is_public(operation)],
+)
 def test_no_credentials_is_a_401_with_a_bearer_challenge_everywhere(db, method, path):
     response = getattr(Client(), method)(path, {}, content_type="application/json")
 
     assert_error(response, 401, "not_authenticated")
     assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.parametrize(("method", "path"), PUBLIC_OPERATIONS)
+def test_a_public_operation_answers_without_credentials(db, method, path):
+    response = getattr(Client(), method)(path)
+
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
 
 
 def test_the_schema_is_valid_openapi_and_generates_without_warnings(tmp_path):
@@ -260,7 +284,7 @@ def test_the_schema_is_valid_openapi_and_generates_without_warnings(tmp_path):
 def test_every_operation_declares_the_errors_the_plumbing_can_answer(method, path, operation):
     """For Schemathesis and client generators: each status an operation can answer is in the schema."""
     declared = set(operation["responses"])
-    expected = {"401"}
+    expected = set() if is_public(operation) else {"401"}
     if method in ("post", "put", "patch", "delete"):
         expected.add("403")  # a session without its CSRF token
     if "{" in path:
@@ -286,6 +310,8 @@ def test_every_operation_declares_the_errors_the_plumbing_can_answer(method, pat
         ("post", "/api/v1/invitations/accept/", {"400", "403", "404", "409"}),
         ("delete", "/api/v1/orgs/{slug}/", {"400", "403", "404", "409", "413", "415"}),
         ("post", "/api/v1/me/emails/{email_id}/resend-verification/", {"400", "404", "429"}),
+        ("post", "/api/v1/orgs/{slug}/checkout/", {"400", "401", "403", "404", "409", "502", "503"}),
+        ("post", "/api/v1/orgs/{slug}/billing-portal/", {"401", "403", "404", "502", "503"}),
     ],
 )
 def test_operations_declare_their_own_errors(method, path, statuses):
