@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # Runs a command with DATABASE_URL set: the local server, started for it and stopped after.
 WITH_DB := $(BIN)/python -m config.localdb --
 
-.PHONY: run test install install-dev lint sandbox bench clean _run
+.PHONY: run test install install-dev lint sandbox bench bench-webhooks clean _run
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ sandbox: install
 # The credits benchmark on PostgreSQL (docs/performance.md).
 bench: install-dev
 	$(BIN)/python bench/credits_consume.py --write-docs
+
+# The webhooks benchmark: Keel's receivers against dj-stripe alone (docs/performance.md).
+bench-webhooks: install-dev
+	$(BIN)/python bench/webhooks.py --write-docs
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -190,6 +190,7 @@ def main() -> None:
     use_database(work)
     settings.STRIPE_TEST_SECRET_KEY = TEST_API_KEY
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the test client's host
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # receipts stay in memory
     with StripeSandbox(log_requests=False) as sandbox, stripe_pointed_at(sandbox):
         payloads, url, secret = record(args.events, sandbox)
         print(f"recorded {len(payloads)} events", flush=True)

@@ -58,9 +58,10 @@ def _refresh_subscription(subscription_id: str, *, with_invoice: bool = False) -
     the webhook arriving later changes nothing. A failure here only delays the page."""
     try:
         row = subscription_sync(subscription_id)
-        latest = row.raw_data.get("latest_invoice")
-        if with_invoice and isinstance(latest, str):
-            invoice_paid(latest)
+        latest = row.raw_data.get("latest_invoice")  # expanded by subscription_sync
+        latest_id = latest.get("id") if isinstance(latest, dict) else latest
+        if with_invoice and latest_id:
+            invoice_paid(latest_id)
     except (Unattributable, stripe.StripeError) as exc:
         logger.warning("could not refresh subscription %s: %s", subscription_id, exc)
 

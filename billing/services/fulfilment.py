@@ -113,8 +113,10 @@ def subscription_sync(subscription_id: str) -> Subscription:
         first = client().v1.subscriptions.retrieve(subscription_id)
         owner = owner_from_metadata(first.metadata)
         _lock(owner)
-        # Read again under the lock: a later writer always writes a later state.
-        return _subscription_write(owner, client().v1.subscriptions.retrieve(subscription_id))
+        # Read again under the lock: a later writer always writes a later state. The latest
+        # invoice comes expanded: a past-due page links to its hosted page to pay.
+        latest = client().v1.subscriptions.retrieve(subscription_id, params={"expand": ["latest_invoice"]})
+        return _subscription_write(owner, latest)
 
 
 def _subscription_write(owner: Owner, sub) -> Subscription:

@@ -155,6 +155,8 @@ def test_a_failed_renewal_is_past_due_until_paid(shop, stripe_sandbox, owner):
     row.refresh_from_db()
     past_due = row.status
     open_invoice = stripe.Invoice.list(customer=row.provider_customer_id, status="open").data[0]
+    # The row keeps the open invoice, so the billing page links to its page to pay.
+    assert row.raw_data["latest_invoice"]["hosted_invoice_url"] == open_invoice.hosted_invoice_url
 
     stripe_sandbox.set_card_declines(row.provider_customer_id, declines=False)
     stripe.Invoice.pay(open_invoice.id)
