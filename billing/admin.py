@@ -9,7 +9,9 @@ from django.contrib import admin
 from djstripe import models as djstripe_models
 
 from billing.models import EventProblem, Invoice, Lifetime, Price, RefundReversal, Subscription
-from core.admin import ReadOnlyAdmin, ReadOnlyMixin, json_column, link_column, ms_column
+from billing.services import invoice_paid, subscription_sync
+from billing.services.refunds import invoice_refund, lifetime_refund
+from core.admin import ReadOnlyAdmin, ReadOnlyMixin, apply_each, confirm_action, json_column, link_column, ms_column
 
 
 class RawDataAdmin(ReadOnlyAdmin):
@@ -51,6 +53,19 @@ class SubscriptionAdmin(RawDataAdmin):
     canceled_at_display = ms_column("canceled_at", "canceled")
     created_at_display = ms_column("created_at", "created")
 
+    actions = ["resync"]
+    object_actions = ("resync",)
+
+    @admin.action(description="Resync from Stripe")
+    def resync(self, request, queryset):
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda row: subscription_sync(row.provider_subscription_id),
+            done="Resynced {count} subscriptions from Stripe.",
+        )
+
 
 @admin.register(Lifetime)
 class LifetimeAdmin(RawDataAdmin):
@@ -69,6 +84,22 @@ class LifetimeAdmin(RawDataAdmin):
 
     created_at_display = ms_column("created_at", "created")
 
+    actions = ["refund"]
+    object_actions = ("refund",)
+
+    @confirm_action(
+        description="Refund in full",
+        intro="The payment is refunded at Stripe; the deal ends and what is left of its credits is taken back.",
+    )
+    def refund(self, request, queryset):
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda row: lifetime_refund(lifetime=row, staff=request.user),
+            done="Refunded {count} lifetime deals.",
+        )
+
 
 @admin.register(Invoice)
 class InvoiceAdmin(RawDataAdmin):
@@ -86,6 +117,32 @@ class InvoiceAdmin(RawDataAdmin):
     readonly_fields = ("paid_at_display", "raw_data_pretty")
 
     paid_at_display = ms_column("paid_at", "paid")
+
+    actions = ["resync", "refund"]
+    object_actions = ("resync", "refund")
+
+    @admin.action(description="Resync from Stripe (and grant what its payment buys)")
+    def resync(self, request, queryset):
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda row: invoice_paid(row.provider_invoice_id),
+            done="Resynced {count} invoices from Stripe.",
+        )
+
+    @confirm_action(
+        description="Refund in full",
+        intro="What is left of the payment is refunded at Stripe; the same share of its credits is taken back.",
+    )
+    def refund(self, request, queryset):
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda row: invoice_refund(invoice=row, staff=request.user),
+            done="Refunded {count} invoices.",
+        )
 
 
 @admin.register(Price)

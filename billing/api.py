@@ -27,8 +27,8 @@ from billing.serializers import (
     TenantPlanSerializer,
 )
 from billing.services.checkout import billing_portal_url, checkout_start
+from billing.stripe_api import PaymentProviderError
 from core.api import Pagination, error_responses
-from core.errors import ApplicationError
 from credits.auth import ApiKeyNotAllowed
 from credits.models import ApiKey
 from organizations.tenancy import resolve_tenant
@@ -39,12 +39,6 @@ SLUG = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH, descrip
 SESSION_ONLY = (
     "`not_authenticated`; `api_key_not_allowed`: paying and the billing portal are for people signed in, not API keys."
 )
-
-
-class PaymentProviderError(ApplicationError):
-    status = 502
-    code = "payment_provider_error"
-    default_detail = "Stripe could not be reached or refused the request; nothing was charged. Try again."
 
 
 # `billing.stripe_api.StripeNotConfigured` answers the 503.

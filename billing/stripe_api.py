@@ -16,6 +16,12 @@ class StripeNotConfigured(ApplicationError):
     code = "billing_unavailable"
 
 
+class PaymentProviderError(ApplicationError):
+    status = 502
+    code = "payment_provider_error"
+    default_detail = "Stripe could not be reached or refused the request; nothing was charged. Try again."
+
+
 def configure_library() -> None:
     """Point the `stripe` module, which dj-stripe uses, at the same API as Keel's client."""
     stripe.api_version = settings.STRIPE_API_VERSION

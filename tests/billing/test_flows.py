@@ -302,3 +302,37 @@ def test_deleting_the_organization_or_the_paying_account_cancels_at_stripe(shop,
     assert (first, still) == ("canceled", "active")
     assert stripe.Subscription.retrieve(account_sub.provider_subscription_id).status == "canceled"
     assert set(Subscription.objects.values_list("status", flat=True)) == {"canceled"}
+
+
+def test_staff_refund_a_lifetime_deal_and_resync_an_invoice_from_the_admin(shop, stripe_sandbox, owner, client):
+    from django.urls import reverse
+
+    from core.admin import APPLY
+
+    buy(stripe_sandbox, owner, shop["keel_lifetime"])
+    buy(stripe_sandbox, owner, shop["keel_starter_monthly"])
+    deal = Lifetime.objects.get(tenant=owner.tenant)
+    invoice = Invoice.objects.get(tenant=owner.tenant)
+    Invoice.objects.filter(pk=invoice.pk).update(hosted_invoice_url="")  # drifted
+    client.force_login(UserFactory(role="owner"))  # a site owner is staff
+
+    confirm = client.post(
+        reverse("admin:billing_lifetime_changelist"), {"action": "refund", "_selected_action": [deal.pk]}
+    )
+    refunded = client.post(
+        reverse("admin:billing_lifetime_changelist"),
+        {"action": "refund", "_selected_action": [deal.pk], APPLY: "1"},
+    )
+    resynced = client.post(
+        reverse("admin:billing_invoice_changelist"), {"action": "resync", "_selected_action": [invoice.pk]}
+    )
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+
+    deal.refresh_from_db()
+    invoice.refresh_from_db()
+    grant = Credit.objects.get(source_id=deal.provider_checkout_session_id)
+    assert confirm.status_code == 200 and b"Refund in full" in confirm.content
+    assert refunded.status_code == 302 and resynced.status_code == 302
+    assert deal.refunded_at is not None and grant.remaining_credits == 0
+    assert stripe.Charge.list(customer=deal.provider_customer_id).data[-1].refunded is True
+    assert invoice.hosted_invoice_url
