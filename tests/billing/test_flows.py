@@ -336,3 +336,30 @@ def test_staff_refund_a_lifetime_deal_and_resync_an_invoice_from_the_admin(shop,
     assert deal.refunded_at is not None and grant.remaining_credits == 0
     assert stripe.Charge.list(customer=deal.provider_customer_id).data[-1].refunded is True
     assert invoice.hosted_invoice_url
+
+
+def test_a_trials_zero_invoice_grants_only_the_prices_trial_credits(shop, stripe_sandbox, owner):
+    from billing.services import customer_for
+
+    customer = customer_for(user=owner.user)
+    metadata = {"keel_tenant_id": str(owner.tenant_id), "keel_user_id": str(owner.user_id)}
+    trial_price = stripe.Price.create(
+        product="keel_pro",
+        currency="usd",
+        unit_amount=2900,
+        recurring={"interval": "month"},
+        metadata={"plan_id": "pro-trial", "kind": "subscription", "credits": "5000", "trial_credits": "100"},
+    )
+    stripe.PaymentMethod.attach("pm_card_visa", customer=customer.customer_id)
+    for price in (shop["keel_starter_monthly"], trial_price.id):
+        stripe.Subscription.create(
+            customer=customer.customer_id,
+            items=[{"price": price}],
+            trial_period_days=14,
+            payment_behavior="default_incomplete",
+            metadata=metadata,
+        )
+    stripe_sandbox.wait_for_deliveries(timeout=30)
+
+    assert set(Subscription.objects.values_list("status", flat=True)) == {"active"}  # trialing
+    assert [g.total_credits for g in grants(owner.tenant)] == [100]  # starter has no trial credits
