@@ -69,3 +69,13 @@ def plan_from_metadata(metadata: dict, *, price_type: str) -> Plan:
         expires_days=_whole(metadata, "credit_expires_days", default=None, minimum=1, maximum=36500),
         trial_credits=_whole(metadata, "trial_credits", default=0),
     )
+
+
+MONTHS_PER_INTERVAL = {"day": 1 / 30, "week": 7 / 30, "month": 1, "year": 12}
+
+
+def monthly_amount(price) -> float:
+    """A recurring price per month (a yearly one over twelve): what tells an upgrade from a
+    downgrade."""
+    months = MONTHS_PER_INTERVAL.get(price.interval or "month", 1) * (price.interval_count or 1)
+    return (price.unit_amount or 0) / months

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.db.models.fields.json import KT
 
 from billing.models import Invoice, Lifetime, Price, Subscription, SubscriptionStatus
-from billing.plans import Plan, PlanKind, plan_from_metadata
+from billing.plans import Plan, PlanKind, monthly_amount, plan_from_metadata
 from core.errors import ValidationFailed
 from organizations.models import Tenant
 
@@ -138,9 +138,7 @@ class SellablePrice:
 
     @property
     def monthly_amount(self) -> float:
-        """The price per month (a yearly price over twelve): what tells an upgrade from a downgrade."""
-        months = {"day": 1 / 30, "week": 7 / 30, "month": 1, "year": 12}.get(self.price.interval or "month", 1)
-        return (self.price.unit_amount or 0) / (months * (self.price.interval_count or 1))
+        return monthly_amount(self.price)
 
 
 @dataclass

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 import stripe
 
 from billing.models import Lifetime, Price, Subscription, SubscriptionStatus
-from billing.plans import Plan, PlanKind, plan_from_metadata
+from billing.plans import Plan, PlanKind, monthly_amount, plan_from_metadata
 from billing.services.customers import customer_for, customer_replace
 from billing.stripe_api import client
 from core.errors import Conflict, NotFound, ValidationFailed
 from organizations.models import Permission, TenantMember
 from organizations.tenancy import member_require
 
-LIVE_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE, SubscriptionStatus.PENDING)
+# The organization's plan (billing.selectors.tenant_plan): buying another plan changes it.
+LIVE_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
 SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
 
 
@@ -99,11 +100,6 @@ def checkout_start(
     return CheckoutResult(id=session.id, url=session.url, kind=plan.kind)
 
 
-def _monthly_amount(price: Price) -> float:
-    months = {"day": 1 / 30, "week": 7 / 30, "month": 1, "year": 12}[price.interval or "month"]
-    return (price.unit_amount or 0) / (months * (price.interval_count or 1))
-
-
 def subscription_change_plan(*, member: TenantMember, subscription: Subscription, provider_price_id: str):
     """An upgrade (more per month) is invoiced now, prorated; a downgrade takes effect at the
     period's end, through a subscription schedule."""
@@ -118,7 +114,7 @@ def subscription_change_plan(*, member: TenantMember, subscription: Subscription
     stripe_sub = api.subscriptions.retrieve(subscription.provider_subscription_id)
     item = stripe_sub["items"].data[0]
     metadata = {**stripe_sub.metadata, "keel_plan_id": plan.plan_id, "keel_price_id": price.provider_price_id}
-    if current is None or _monthly_amount(price) >= _monthly_amount(current):
+    if current is None or monthly_amount(price) >= monthly_amount(current):
         updated = api.subscriptions.update(
             stripe_sub.id,
             params={

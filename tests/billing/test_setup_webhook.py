@@ -211,3 +211,27 @@ def test_with_debug_on_a_request_cannot_choose_the_signing_secret(stripe_setting
 
     assert chosen.status_code == 400
     assert not djstripe.Product.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"api_version": "2024-06-20"}, "API version 2024-06-20, Keel speaks 2026-05-27.dahlia"),
+        ({"livemode": True}, "livemode=True sent to a site with STRIPE_LIVE_MODE=False"),
+    ],
+)
+def test_an_event_of_another_version_or_mode_is_recorded_and_not_applied(stripe_settings, client, change, problem):
+    from billing.models import EventProblem, Price
+
+    path = urlsplit(setup_webhook()[-1]).path
+    product = stripe.Product.create(name="Elsewhere")
+    stripe.Price.create(product=product.id, currency="usd", unit_amount=100)
+    event = json.loads(str(stripe.Event.list(type="price.created").data[0])) | change
+    body = json.dumps(event)
+
+    answer = post_event(client, path, body, sign(body, SECRET, int(time.time())))
+
+    assert answer.status_code == 200  # acknowledged: Stripe does not retry it for days
+    assert EventProblem.objects.get(event_id=event["id"]).problem == problem
+    assert not Price.objects.exists()
