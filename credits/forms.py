@@ -11,6 +11,8 @@ class ApiKeyForm(forms.Form):
         max_length=100,
         help_text="What uses it, e.g. “billing worker” or “staging”. You will see the key once.",
     )
+    # A token per form shown: the same form sent twice (a double click, "resend") makes one key.
+    once = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
 
 class StaffGrantForm(forms.Form):

@@ -63,34 +63,61 @@ def usage(request, member):
     denied="Only owners and members allowed to manage API keys can see this organization's keys.",
 )
 def api_keys(request, member):
-    form = ApiKeyForm(request.POST or None)
-    new_key = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            _api_key, new_key = services.api_key_create(
-                tenant=member.tenant, user=request.user, name=form.cleaned_data["name"]
-            )
-            form = ApiKeyForm()
-        except ApplicationError as error:
-            form.add_error("name" if error.field == "name" else None, error.detail)
+    """The keys page. A created key is shown by the page the creation redirects to, once
+    (post/redirect/get): it waits in the session for that one request, so a reload shows it no
+    more and creates nothing; the form's `once` token makes a resent form create no second key."""
+    tenant = member.tenant
+    if request.method == "POST":
+        form = ApiKeyForm(request.POST)
+        if form.is_valid():
+            once = str(form.cleaned_data["once"] or "")
+            used = request.session.get(USED_KEY_FORMS, [])
+            if once and once in used:
+                messages.info(request, "That key was already created: it is in the list below.")
+                return _to_keys(tenant)
+            try:
+                _api_key, new_key = services.api_key_create(
+                    tenant=tenant, user=request.user, name=form.cleaned_data["name"]
+                )
+            except ApplicationError as error:
+                form.add_error("name" if error.field == "name" else None, error.detail)
+            else:
+                request.session[NEW_API_KEY] = {"tenant": str(tenant.pk), "key": new_key}
+                if once:
+                    request.session[USED_KEY_FORMS] = [*used, once][-20:]
+                return _to_keys(tenant)
+    else:
+        form = ApiKeyForm(initial={"once": uuid.uuid4()})
+    shown = request.session.pop(NEW_API_KEY, None) if request.method == "GET" else None
+    new_key = shown["key"] if shown and shown.get("tenant") == str(tenant.pk) else None
     response = render(
         request,
         "credits/api_keys.html",
         {
-            "tenant": member.tenant,
+            "tenant": tenant,
             "member": member,
             "form": form,
             "new_key": new_key,
-            "keys": selectors.tenant_api_keys(tenant=member.tenant),
+            "keys": selectors.tenant_api_keys(tenant=tenant),
             # Whose keys this member may see but not revoke: the owners', unless they are one.
             "protected_user_ids": (
-                set() if member_can(member, OwnerOnly.GRANT_OWNER) else selectors.tenant_owner_ids(tenant=member.tenant)
+                set() if member_can(member, OwnerOnly.GRANT_OWNER) else selectors.tenant_owner_ids(tenant=tenant)
             ),
         },
         status=400 if form.errors else 200,
     )
     if new_key:
         response["Cache-Control"] = "no-store"  # the key must not linger in any cache
+    return response
+
+
+NEW_API_KEY = "credits.new_api_key"
+USED_KEY_FORMS = "credits.used_api_key_forms"
+
+
+def _to_keys(tenant):
+    response = redirect("credits:api_keys", slug=tenant.slug)
+    response.status_code = 303
     return response
 
 

@@ -109,17 +109,35 @@ def test_usage_page_query_count_does_not_grow_with_history_or_members(org, djang
 def test_owner_creates_a_key_sees_it_once_and_it_works(org):
     client = signed_in(org.owner)
     give(org, 10)
+    created = client.post(keys_url(org), {"name": "billing worker", "once": "9c1e6f1a-6c55-4d1e-9a7b-2f6f9f9e0b11"})
+    shown = client.get(created.headers["Location"])
 
-    response = client.post(keys_url(org), {"name": "billing worker"})
-
-    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    raw_key = re.search(r'<code id="new-key"[^>]*>([^<]+)</code>', response.content.decode()).group(1)
+    # Post/redirect/get: the key is shown by the page the creation redirects to, once.
+    assert created.status_code == 303
+    assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
+    raw_key = re.search(r'<code id="new-key"[^>]*>([^<]+)</code>', shown.content.decode()).group(1)
     api_key = ApiKey.objects.get()
     assert (api_key.name, api_key.user_id, api_key.tenant_id) == ("billing worker", org.owner.pk, org.pk)
     listing = client.get(keys_url(org)).content.decode()
     assert f"keel_{api_key.prefix}" in listing and raw_key not in listing and "never" in listing
     api = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     assert api.get(f"/api/v1/orgs/{org.slug}/credits/").json()["balance"] == 10
+
+
+def test_reloading_or_resubmitting_the_key_form_creates_no_second_key(org):
+    client = signed_in(org.owner)
+    form = {"name": "worker", "once": "1f0c5a52-3d0e-4c8a-8f8b-6b1d2a7e9c00"}
+    created = client.post(keys_url(org), form)
+
+    reloaded = client.get(created.headers["Location"])
+    reloaded_again = client.get(created.headers["Location"])
+    resubmitted = client.post(keys_url(org), form)  # the browser's "resend the form"
+
+    assert ApiKey.objects.count() == 1
+    assert 'id="new-key"' in reloaded.content.decode()
+    assert 'id="new-key"' not in reloaded_again.content.decode()
+    assert resubmitted.status_code == 303
+    assert 'id="new-key"' not in client.get(resubmitted.headers["Location"]).content.decode()
 
 
 def test_a_key_needs_a_name(org):
@@ -150,7 +168,7 @@ def test_plain_members_cannot_manage_keys_but_permitted_ones_can(org):
     assert signed_in(plain).post(keys_url(org), {"name": "x"}).status_code == 403
     assert signed_in(plain).post(f"{keys_url(org)}{api_key.pk}/revoke/").status_code == 403
     assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 1
-    assert signed_in(manager).post(keys_url(org), {"name": "mine"}).status_code == 200
+    assert signed_in(manager).post(keys_url(org), {"name": "mine"}).status_code == 303
     assert ApiKey.objects.filter(user=manager).count() == 1
 
 
