@@ -1,4 +1,4 @@
-"""The current organization, and the user's others for the switcher, on every page."""
+"""The current organization, and every organization of the user for the switcher, on every page."""
 
 from django.utils.functional import SimpleLazyObject
 
@@ -17,10 +17,13 @@ def _navigation(request) -> dict:
     if current is None and memberships:
         # Nothing chosen yet (or it is gone): the personal organization, listed first.
         current = memberships[0]
+    listed = [m.tenant for m in memberships]
+    if current is not None and all(t.pk != current.tenant_id for t in listed):
+        listed.insert(0, current.tenant)  # chosen, but beyond the first SWITCHER_SIZE
     return {
         "current": current.tenant if current else None,
         "current_member": current,
-        "others": [m.tenant for m in memberships if current is None or m.tenant_id != current.tenant_id],
+        "all": listed,
     }
 
 

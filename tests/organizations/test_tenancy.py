@@ -68,8 +68,10 @@ def test_nav_shows_the_current_organization_and_the_others(client, owner, org):
     client.get("/o/beta/")
     page = client.get("/orgs/").content.decode()
 
-    assert "<strong>Beta Org</strong>" in page
+    # One list of every organization the user is in, the current one selected.
+    assert '<option value="beta" selected>Beta Org</option>' in page
     assert '<option value="acme">Acme</option>' in page
+    assert 'href="/orgs/new/">New organization</a>' in page
 
 
 def test_the_personal_organization_is_current_until_another_is_chosen(client, owner):
@@ -79,7 +81,7 @@ def test_the_personal_organization_is_current_until_another_is_chosen(client, ow
 
     page = client.get("/").content.decode()
 
-    assert f"<strong>{personal.name}</strong>" in page.replace("&#x27;", "'")
+    assert f'<option value="{personal.slug}" selected>{personal.name}</option>' in page.replace("&#x27;", "'")
 
 
 def test_a_user_without_organizations_sees_no_switcher(client):
