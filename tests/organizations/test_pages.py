@@ -1,4 +1,3 @@
-
 """The organization pages, through real requests: what a signed-in user sees and can do."""
 
 import re
