@@ -120,6 +120,7 @@ def test_owner_creates_a_key_sees_it_once_and_it_works(org):
     assert (api_key.name, api_key.user_id, api_key.tenant_id) == ("billing worker", org.owner.pk, org.pk)
     listing = client.get(keys_url(org)).content.decode()
     assert f"keel_{api_key.prefix}" in listing and raw_key not in listing and "never" in listing
+    assert 'href="/api/docs/"' in shown.content.decode()  # the key comes with the API's documentation
     api = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     assert api.get(f"/api/v1/orgs/{org.slug}/credits/").json()["balance"] == 10
 

@@ -44,7 +44,9 @@ def test_create_with_generated_slug_makes_it_current(as_owner, owner):
     assert membership(tenant, owner).role == "owner"
     assert as_owner.session[SESSION_KEY] == str(tenant.pk)
     # The current organization is shown on every page, here the home page.
-    assert re.search(r'<option value="rocket-science[^"]*" selected>Rocket Science</option>', text(as_owner.get("/")))
+    home = text(as_owner.get("/"))
+    selected = r'<option value="rocket-science[^"]*" title="Rocket Science" selected>Rocket Science</option>'
+    assert re.search(selected, home)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +72,7 @@ def test_switch_changes_the_current_organization(as_owner, owner):
 
     assert response.status_code == 302 and response["Location"] == "/"
     assert as_owner.session[SESSION_KEY] == str(other.pk)
-    assert '<option value="second" selected>Second Org</option>' in text(as_owner.get("/"))
+    assert '<option value="second" title="Second Org" selected>Second Org</option>' in text(as_owner.get("/"))
 
 
 def test_switching_to_a_foreign_organization_changes_nothing(as_owner, org, outsider):

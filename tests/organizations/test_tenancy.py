@@ -69,8 +69,8 @@ def test_nav_shows_the_current_organization_and_the_others(client, owner, org):
     page = client.get("/orgs/").content.decode()
 
     # One list of every organization the user is in, the current one selected.
-    assert '<option value="beta" selected>Beta Org</option>' in page
-    assert '<option value="acme">Acme</option>' in page
+    assert '<option value="beta" title="Beta Org" selected>Beta Org</option>' in page
+    assert '<option value="acme" title="Acme">Acme</option>' in page
     assert 'href="/orgs/new/">New organization</a>' in page
 
 
@@ -81,7 +81,8 @@ def test_the_personal_organization_is_current_until_another_is_chosen(client, ow
 
     page = client.get("/").content.decode()
 
-    assert f'<option value="{personal.slug}" selected>{personal.name}</option>' in page.replace("&#x27;", "'")
+    option = f'<option value="{personal.slug}" title="{personal.name}" selected>{personal.name}</option>'
+    assert option in page.replace("&#x27;", "'")
 
 
 def test_a_user_without_organizations_sees_no_switcher(client):
