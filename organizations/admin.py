@@ -31,13 +31,16 @@ class TenantMemberInline(ReadOnlyTabularInline):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user")
+        return super().get_queryset(request).select_related("user", "tenant")
 
 
 class TenantInvitationInline(ReadOnlyTabularInline):
     model = TenantInvitation
     fields = ("email", "role", "status", "credit_limit")
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("tenant")
 
 
 @admin.register(Tenant)

@@ -100,7 +100,8 @@ class TenantMember(TimestampedModel):
         indexes = [models.Index(fields=["user", "tenant"], name="tenant_members_user_idx")]
 
     def __str__(self):
-        return f"{self.user_id} in {self.tenant_id} ({self.role})"
+        # Lists that show members select their user and tenant (the admin's inlines do).
+        return f"{self.user.username} in {self.tenant.name} ({self.get_role_display()})"
 
 
 class TenantInvitation(CreatedModel):
@@ -134,7 +135,7 @@ class TenantInvitation(CreatedModel):
         ]
 
     def __str__(self):
-        return f"{self.email} → {self.tenant_id} ({self.status})"
+        return f"{self.email} → {self.tenant.name} ({self.get_status_display()})"
 
 
 class TenantMemberCreditLimit(TimestampedModel):

@@ -125,3 +125,27 @@ def test_staff_cannot_edit_invitations_or_member_limits_by_hand(staff, org):
     assert (limit.credit_limit, limit.used_credits) == (5, 3)
     assert staff.get(reverse("admin:organizations_tenant_add")).status_code == 403
     assert staff.get(reverse("admin:organizations_tenantinvitation_add")).status_code == 403
+
+
+def test_the_organizations_page_names_its_members_not_their_ids(staff, org):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.organizations.conftest import join
+
+    members = [join(org, factories.UserFactory(username=f"member{n}")) for n in range(3)]
+    factories.TenantInvitationFactory(tenant=org, email="ivy@example.com")
+    url = f"/admin/organizations/tenant/{org.pk}/change/"
+
+    page = staff.get(url).content.decode()
+    with CaptureQueriesContext(connection) as few:
+        staff.get(url)
+    for _ in range(20):
+        join(org)
+    with CaptureQueriesContext(connection) as many:
+        staff.get(url)
+
+    assert "member0 in Acme (Member)" in page and "olivia in Acme (Owner)" in page
+    assert "ivy@example.com → Acme (Pending)" in page
+    assert f"{members[0].user_id} in {org.pk}" not in page
+    assert len(many) == len(few)  # no query per member
