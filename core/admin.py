@@ -9,12 +9,14 @@ form that calls the service; `tests/core/test_admin_writes.py` walks the registr
 
 import functools
 import json
+import types
 from collections.abc import Callable, Iterable
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
+from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import redirect
@@ -127,6 +129,35 @@ class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def _epoch_ms_fields(self) -> list[str]:
+        """The model's epoch-millisecond columns (BIGINT `*_at` and `*_period_start/end`)."""
+        return [
+            field.name
+            for field in self.model._meta.concrete_fields
+            if isinstance(field, models.BigIntegerField)
+            and (field.name.endswith("_at") or field.name.endswith(("period_start", "period_end")))
+        ]
+
+    def _epoch_display(self, name: str) -> str:
+        display = f"{name}_display"
+        if not hasattr(self, display):
+            setattr(self, display, types.MethodType(ms_column(name), self))
+        return display
+
+    def get_fields(self, request, obj=None):
+        """A row's page shows epoch milliseconds as UTC dates, once, instead of the raw number."""
+        epoch = set(self._epoch_ms_fields())
+        shown = []
+        for name in super().get_fields(request, obj):
+            name = self._epoch_display(name) if name in epoch else name
+            if name not in shown:
+                shown.append(name)
+        return shown
+
+    def get_readonly_fields(self, request, obj=None):
+        displays = [self._epoch_display(name) for name in self._epoch_ms_fields()]
+        return [*super().get_readonly_fields(request, obj), *(d for d in displays if d not in self.readonly_fields)]
 
     def changelist_view(self, request, extra_context=None):
         tools = [(label, reverse(name)) for label, name in self.tools]

@@ -104,3 +104,13 @@ def test_staff_cannot_edit_addresses_past_the_account_rules(staff_client):
     address.refresh_from_db()
     assert 'name="email"' not in page
     assert (address.email, address.is_primary, address.verified) == ("ada@example.com", True, True)
+
+
+def test_a_rows_page_shows_epoch_milliseconds_as_dates_not_numbers(staff_client):
+    grant = factories.CreditFactory(expires_at=1_767_225_600_000, effective_at=1_767_139_200_000)
+
+    page = staff_client.get(reverse("admin:credits_credit_change", args=[grant.pk])).content.decode()
+
+    assert "2026-01-01 00:00:00 UTC" in page and "2025-12-31 00:00:00 UTC" in page
+    assert "1767225600000" not in page and "1,767,225,600,000" not in page
+    assert page.count("2026-01-01 00:00:00 UTC") == 1  # once, not beside a second rendering
