@@ -59,10 +59,11 @@ def signup(request):
             form.add_service_error(exc)
         else:
             login(request, user, backend=SIGN_IN_BACKEND)
-            messages.success(
-                request,
-                f"Welcome to Keel, {user.username}! We sent a verification link to {form.cleaned_data['email']}.",
-            )
+            sent = f"Welcome to Keel, {user.username}! We sent a verification link to {form.cleaned_data['email']}."
+            if settings.DEBUG and settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
+                # Development (`make run`): no mail leaves the machine; say where it went.
+                sent += " (Development: emails are not sent, they are printed in the terminal that runs the site.)"
+            messages.success(request, sent)
             return redirect(next_url or settings.LOGIN_REDIRECT_URL)
     return render(request, "accounts/signup.html", {"form": form, "next": next_url, "google_enabled": google_enabled()})
 

@@ -308,3 +308,21 @@ def test_a_completed_reset_lifts_the_sign_in_lockout(client, member, mailoutbox,
     client.post(path_of(link_in(mailoutbox[0])), {"new_password": STRONG_PASSWORD})
 
     assert sign_in(client, "ada", STRONG_PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("debug", "backend", "told"),
+    [
+        (True, "django.core.mail.backends.console.EmailBackend", True),
+        (False, "django.core.mail.backends.console.EmailBackend", False),
+        (True, "django.core.mail.backends.locmem.EmailBackend", False),
+    ],
+)
+def test_in_development_the_sign_up_message_says_where_the_email_went(client, settings, debug, backend, told):
+    settings.DEBUG = debug
+    settings.EMAIL_BACKEND = backend
+    sign_up(client)
+
+    page = client.get(reverse("accounts:profile")).content.decode()
+
+    assert ("printed in the terminal that runs the site" in page) is told
