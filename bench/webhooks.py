@@ -22,15 +22,12 @@ With --write-docs the figures replace the webhooks block in docs/performance.md.
 """
 
 import argparse
-import hashlib
-import hmac
 import json
 import os
 import re
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,31 +79,18 @@ def migrated_template() -> str:
     return name
 
 
-def record(events_wanted: int, sandbox) -> tuple[list[str], str, str]:
-    """Play flows until `events_wanted` events exist; returns (payloads, endpoint url, secret)."""
+def record(events_wanted: int, sandbox):
+    """Play flows until `events_wanted` events exist; returns (payloads, the recording shop)."""
     import stripe
-    from djstripe import models as djstripe
 
-    from billing.services import catalog_create, prices_sync
     from billing.services.checkout import checkout_start
     from organizations.models import TenantMember
     from organizations.services import tenant_create
+    from tests.billing.recording import recording_shop
     from tests.factories import UserFactory
 
-    endpoint_uuid = uuid.uuid4()
-    created = stripe.WebhookEndpoint.create(
-        url=f"http://keel.invalid/stripe/webhook/{endpoint_uuid}/",
-        enabled_events=["*"],
-        metadata={"djstripe_uuid": str(endpoint_uuid)},
-    )
-    djstripe.WebhookEndpoint.sync_from_stripe_data(created)
-    stripe.WebhookEndpoint.modify(created.id, disabled=True)
-    catalog_create()
-    prices_sync()
-    from billing.models import Price
-
-    prices = {p.raw_data["lookup_key"]: p.provider_price_id for p in Price.objects.all()}
-    first = None
+    shop = recording_shop()
+    prices = shop.prices
     while True:
         user = UserFactory()
         member = TenantMember.objects.get(tenant=tenant_create(owner=user, name=f"Bench {user.username}"), user=user)
@@ -120,32 +104,20 @@ def record(events_wanted: int, sandbox) -> tuple[list[str], str, str]:
         pack = stripe.checkout.Session.list(customer=customer.id, limit=1).data[0]
         stripe.Refund.create(payment_intent=pack.payment_intent, amount=300)
         events = list(stripe.Event.list(limit=100).auto_paging_iter())
-        first = first or events[-1]
         if len(events) >= events_wanted:
             break
     payloads = [json.dumps(json.loads(str(event))) for event in reversed(events)]
-    return payloads, f"/stripe/webhook/{endpoint_uuid}/", created.secret
+    return payloads, shop
 
 
-def signature(payload: str, secret: str) -> str:
-    timestamp = int(time.time())
-    digest = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
-def deliver_all(payloads: list[str], url: str, secret: str) -> list[float]:
-    from django.test import Client
-
-    client = Client(raise_request_exception=False)
+def deliver_all(payloads: list[str], shop) -> list[float]:
     times = []
     for payload in payloads:
         started = time.perf_counter()
-        response = client.post(
-            url, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature(payload, secret)
-        )
+        status = shop.deliver(payload)
         times.append(time.perf_counter() - started)
-        if response.status_code != 200:
-            raise SystemExit(f"a delivery failed: {response.status_code} {response.content[:200]!r}")
+        if status != 200:
+            raise SystemExit(f"a delivery failed: {status}")
     return times
 
 
@@ -193,7 +165,7 @@ def main() -> None:
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the test client's host
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # receipts stay in memory
     with StripeSandbox(log_requests=False) as sandbox, stripe_pointed_at(sandbox):
-        payloads, url, secret = record(args.events, sandbox)
+        payloads, shop = record(args.events, sandbox)
         print(f"recorded {len(payloads)} events", flush=True)
         use_database(template)
         create_from(recorded, work)
@@ -205,7 +177,7 @@ def main() -> None:
                 create_from(work, recorded)
                 use_database(work)
                 keel_receivers(side == "Keel")
-                results[side].append(summary(deliver_all(payloads, url, secret)))
+                results[side].append(summary(deliver_all(payloads, shop)))
                 figures = results[side][-1]
                 print(
                     f"round {round_number + 1} {side}: {figures['rate']:.0f} events/s, "

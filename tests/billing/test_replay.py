@@ -4,12 +4,9 @@ billing flows, delivered to copies of the database as it stood before the first 
 deliveries of each event at the same moment, leaves the same billing tables and the same
 credits ledger each time."""
 
-import hashlib
-import hmac
 import json
 import random
 import threading
-import time
 import uuid
 from contextlib import contextmanager
 
@@ -17,13 +14,11 @@ import psycopg
 import pytest
 import stripe
 from django.db import connection, connections
-from django.test import Client
-from djstripe import models as djstripe
 
-from billing.services import catalog_create, prices_sync
 from billing.services.checkout import checkout_start
 from organizations.models import TenantMember
 from organizations.services import tenant_create
+from tests.billing.recording import recording_shop
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,39 +104,16 @@ def snapshot() -> dict:
     return result
 
 
-def signed(payload: str, secret: str) -> str:
-    timestamp = int(time.time())
-    digest = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
-def deliver(url: str, secret: str, payload: str) -> int:
-    response = Client(raise_request_exception=False).post(
-        url, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signed(payload, secret)
-    )
-    return response.status_code
-
-
 def test_any_order_any_duplicates_the_same_state(settings, stripe_sandbox):
     settings.STRIPE_TEST_SECRET_KEY = stripe.api_key
-    endpoint_uuid = uuid.uuid4()
-    created = stripe.WebhookEndpoint.create(
-        url=f"http://keel.invalid/stripe/webhook/{endpoint_uuid}/",  # nothing is delivered while the flows run
-        enabled_events=["*"],
-        metadata={"djstripe_uuid": str(endpoint_uuid)},
-    )
-    djstripe.WebhookEndpoint.sync_from_stripe_data(created)
-    stripe.WebhookEndpoint.modify(created.id, disabled=True)
-    catalog_create()
-    prices_sync()
-    prices = {p.raw_data["lookup_key"]: p.provider_price_id for p in djstripe_prices()}
+    shop = recording_shop()  # nothing is delivered while the flows run
+    prices = shop.prices
     user = UserFactory()
     member = TenantMember.objects.get(tenant=tenant_create(owner=user, name="Replay"), user=user)
 
     play_flows(stripe_sandbox, member, prices)
     events = [json.loads(str(event)) for event in stripe.Event.list(limit=100).auto_paging_iter()][::-1]
     payloads = [json.dumps(event) for event in events]
-    url = f"/stripe/webhook/{endpoint_uuid}/"
     template = f"keel_replay_{uuid.uuid4().hex[:8]}"
     test_db = connection.settings_dict["NAME"]
     connections.close_all()
@@ -149,27 +121,26 @@ def test_any_order_any_duplicates_the_same_state(settings, stripe_sandbox):
     admin.execute(f'CREATE DATABASE "{template}" TEMPLATE "{test_db}"')
     try:
         with database_copy(template, f"{template}_in_order"):
-            statuses = [deliver(url, created.secret, payload) for payload in payloads]
+            statuses = [shop.deliver(payload) for payload in payloads]
             in_order = snapshot()
         with database_copy(template, f"{template}_shuffled"):
             twice = payloads * 2
             random.Random(7).shuffle(twice)
-            shuffled_statuses = [deliver(url, created.secret, payload) for payload in twice]
+            shuffled_statuses = [shop.deliver(payload) for payload in twice]
             shuffled = snapshot()
         with database_copy(template, f"{template}_together"):
             together_statuses = []
             for payload in payloads:
                 answers = []
                 pair = [
-                    threading.Thread(target=lambda p=payload, a=answers: a.append(deliver(url, created.secret, p)))
-                    for _ in range(2)
+                    threading.Thread(target=lambda p=payload, a=answers: a.append(shop.deliver(p))) for _ in range(2)
                 ]
                 for thread in pair:
                     thread.start()
                 for thread in pair:
                     thread.join()
                 if 200 not in answers:  # both refused (500): Stripe delivers again later
-                    answers.append(deliver(url, created.secret, payload))
+                    answers.append(shop.deliver(payload))
                 together_statuses += answers
             connections.close_all()
             together = snapshot()
@@ -185,12 +156,6 @@ def test_any_order_any_duplicates_the_same_state(settings, stripe_sandbox):
     assert together == in_order
     # Two deliveries at the same moment: each is accepted, or refused with a 500 that Stripe retries.
     assert set(together_statuses) <= {200, 500}
-
-
-def djstripe_prices():
-    from billing.models import Price
-
-    return Price.objects.all()
 
 
 def _fill(count: int, prices: dict) -> None:
@@ -246,18 +211,8 @@ def test_queries_per_event_stay_the_same_with_100_times_the_organizations(settin
     from django.test.utils import CaptureQueriesContext
 
     settings.STRIPE_TEST_SECRET_KEY = stripe.api_key
-    endpoint_uuid = uuid.uuid4()
-    created = stripe.WebhookEndpoint.create(
-        url=f"http://keel.invalid/stripe/webhook/{endpoint_uuid}/",
-        enabled_events=["*"],
-        metadata={"djstripe_uuid": str(endpoint_uuid)},
-    )
-    djstripe.WebhookEndpoint.sync_from_stripe_data(created)
-    stripe.WebhookEndpoint.modify(created.id, disabled=True)
-    catalog_create()
-    prices_sync()
-    prices = {p.raw_data["lookup_key"]: p.provider_price_id for p in djstripe_prices()}
-    url = f"/stripe/webhook/{endpoint_uuid}/"
+    shop = recording_shop()
+    prices = shop.prices
 
     def one_customer_flow() -> dict[str, int]:
         last = stripe.Event.list(limit=1).data[0].id
@@ -275,7 +230,7 @@ def test_queries_per_event_stay_the_same_with_100_times_the_organizations(settin
         counts: dict[str, int] = {}
         for event in events:
             with CaptureQueriesContext(db) as queries:
-                assert deliver(url, created.secret, json.dumps(event)) == 200
+                assert shop.deliver(json.dumps(event)) == 200
             counts[event["type"]] = max(counts.get(event["type"], 0), len(queries))
         return counts
 
