@@ -161,23 +161,20 @@ def checkout(request, member):
     if not form.is_valid():
         messages.error(request, "Choose something to buy.")
         return _to_billing(member)
-    try:
-        result = checkout_start(
+    result, refused = _attempt(
+        request,
+        member,
+        "checkout",
+        lambda: checkout_start(
             member=member,
             provider_price_id=form.cleaned_data["price"],
             kind=form.cleaned_data["kind"] or None,
             success_url=links.checkout_success_url(member.tenant),
             cancel_url=links.checkout_cancel_url(member.tenant),
-        )
-    except PermissionDenied:
-        raise
-    except ApplicationError as error:
-        messages.error(request, error.detail)
-        return _to_billing(member)
-    except stripe.StripeError as exc:
-        logger.warning("checkout for %s refused by Stripe: %s", member.tenant_id, exc)
-        messages.error(request, STRIPE_FAILED)
-        return _to_billing(member)
+        ),
+    )
+    if refused:
+        return refused
     if result.url:
         return redirect(result.url)  # Stripe's hosted page
     _refresh_subscription(result.id, with_invoice=True)
@@ -192,18 +189,13 @@ def checkout(request, member):
 
 @tenant_page(methods=("POST",), permission=Permission.MANAGE_BILLING, denied=BILLING_DENIED)
 def portal(request, member):
-    try:
-        url = billing_portal_url(member=member, return_url=links.billing_page_url(member.tenant))
-    except PermissionDenied:
-        raise
-    except ApplicationError as error:
-        messages.error(request, error.detail)
-        return _to_billing(member)
-    except stripe.StripeError as exc:
-        logger.warning("portal for %s refused by Stripe: %s", member.tenant_id, exc)
-        messages.error(request, STRIPE_FAILED)
-        return _to_billing(member)
-    return redirect(url)
+    url, refused = _attempt(
+        request,
+        member,
+        "portal",
+        lambda: billing_portal_url(member=member, return_url=links.billing_page_url(member.tenant)),
+    )
+    return refused or redirect(url)
 
 
 def _plan_subscription(request, member):
@@ -213,18 +205,27 @@ def _plan_subscription(request, member):
     return plan
 
 
-def _subscription_action(request, member, action, subscription, done: str):
+def _attempt(request, member, what: str, call):
+    """Run a billing service for a page: `(result, None)`, or, when it refuses or Stripe fails,
+    a message and `(None, the way back to the billing page)`. A permission refusal stays a 403."""
     try:
-        action(member=member, subscription=subscription)
+        return call(), None
     except PermissionDenied:
         raise
     except ApplicationError as error:
         messages.error(request, error.detail)
-        return _to_billing(member)
     except stripe.StripeError as exc:
-        logger.warning("%s for %s refused by Stripe: %s", action.__name__, member.tenant_id, exc)
+        logger.warning("%s for %s refused by Stripe: %s", what, member.tenant_id, exc)
         messages.error(request, STRIPE_FAILED)
-        return _to_billing(member)
+    return None, _to_billing(member)
+
+
+def _subscription_action(request, member, action, subscription, done: str):
+    _result, refused = _attempt(
+        request, member, action.__name__, lambda: action(member=member, subscription=subscription)
+    )
+    if refused:
+        return refused
     _refresh_subscription(subscription.provider_subscription_id)
     messages.success(request, done)
     return _to_billing(member)
