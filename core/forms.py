@@ -1,6 +1,7 @@
 """What every HTML form (pages and admin) shares."""
 
 from django import forms
+from django.forms.renderers import TemplatesSetting
 
 from core.errors import ApplicationError
 
@@ -8,3 +9,11 @@ from core.errors import ApplicationError
 def form_error(form: forms.Form, error: ApplicationError) -> None:
     """Show a service's refusal on the field it concerns, else above the form."""
     form.add_error(error.field if error.field in form.fields else None, error.detail)
+
+
+class FormRenderer(TemplatesSetting):
+    """Pages' forms with labels above inputs, a checkbox before its label, and every error at
+    once: `{{ form }}` renders templates/forms/form.html (docs/design.md, "Forms")."""
+
+    form_template_name = "forms/form.html"
+    field_template_name = "forms/field.html"
