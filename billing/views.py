@@ -33,6 +33,7 @@ from billing.services.checkout import (
 )
 from billing.services.fulfilment import Unattributable, is_missing
 from billing.stripe_api import client
+from core import views as core_views
 from core.errors import ApplicationError, PermissionDenied
 from core.time import ms_to_datetime
 from credits.models import Credit
@@ -70,22 +71,29 @@ def _refresh_subscription(subscription_id: str, *, with_invoice: bool = False) -
 
 
 def pricing(request):
+    return render(request, "billing/pricing.html", _catalogue_context(request))
+
+
+def landing(request):
+    """`/`: what Keel does and its plans for a visitor; a signed-in user's dashboard."""
+    if request.user.is_authenticated:
+        return core_views.home(request)
+    return render(request, "billing/landing.html", _catalogue_context(request))
+
+
+def _catalogue_context(request) -> dict:
     interval = "year" if request.GET.get("billing") == "yearly" else "month"
     catalogue = selectors.sellable_prices()
     offers = [
         {"offer": offer, "shown": offer.yearly if interval == "year" else offer.monthly}
         for offer in catalogue.subscriptions
     ]
-    return render(
-        request,
-        "billing/pricing.html",
-        {
-            "catalogue": catalogue,
-            "offers": offers,
-            "interval": interval,
-            "signup_url": f"{reverse('accounts:signup')}?next={reverse('billing:pricing')}",
-        },
-    )
+    return {
+        "catalogue": catalogue,
+        "offers": offers,
+        "interval": interval,
+        "signup_url": f"{reverse('accounts:signup')}?next={reverse('billing:pricing')}",
+    }
 
 
 # /o/<slug>/billing/

@@ -4,13 +4,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from billing import views as billing_views
 from billing import webhook_view
 from core import views as core_views
 
 urlpatterns = [
     # The API first: Django tries the patterns in order, and the API is what is called most.
     path("api/v1/", include("config.api_urls")),
-    path("", core_views.home, name="home"),
+    path("", billing_views.landing, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

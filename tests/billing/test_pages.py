@@ -16,6 +16,7 @@ from credits.selectors import credits_summary
 from organizations.models import MemberRole, TenantMember
 from organizations.services import tenant_create
 from tests.factories import InvoiceFactory, SubscriptionFactory, UserFactory
+from tests.html import words
 from tests.organizations.conftest import join
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +63,17 @@ def pay(browser, stripe_sandbox, member, price_id: str):
     return session_id, browser.get(billing_url(member, "success/"), {"session_id": session_id})
 
 
+# / (the landing page)
+
+
+def test_the_landing_page_says_what_keel_does_and_shows_the_plans(client, catalogue):
+    html = text(client.get("/"))
+
+    assert "prepaid credits ledger" in words(html)
+    assert "$9.00 / month" in words(html) and "$299.00" in html
+    assert 'href="/accounts/signup/"' in html and checkout_forms(html) == []
+
+
 # /pricing/
 
 
@@ -70,17 +82,17 @@ def test_the_pricing_page_offers_everything_and_sends_visitors_to_sign_up(client
     yearly = text(client.get("/pricing/", {"billing": "yearly"}))
 
     assert "Starter" in monthly and "Pro" in monthly and "Credit pack" in monthly and "Lifetime" in monthly
-    assert "$9.00 / month" in monthly and "$29.00 / month" in monthly and "$90.00 / year" not in monthly
-    assert "$90.00 / year" in yearly and "$290.00 / year" in yearly and "$9.00 / month" not in yearly
+    assert "$9.00 / month" in words(monthly) and "$29.00 / month" in words(monthly) and "$90.00" not in monthly
+    assert "$90.00 / year" in words(yearly) and "$290.00 / year" in words(yearly) and "$9.00" not in yearly
     assert "$10.00" in monthly and "$40.00" in monthly and "$299.00" in monthly
     assert checkout_forms(monthly) == []
-    assert monthly.count('href="/accounts/signup/?next=/pricing/"') == 5  # 2 plans, 2 packs, the lifetime deal
+    assert monthly.count('href="/accounts/signup/?next=/pricing/"') == 6  # free, 2 plans, 2 packs, lifetime
 
 
 def test_signed_in_the_buy_buttons_post_to_the_current_organizations_checkout(browser, owner, catalogue):
     html = text(browser.get("/pricing/"))
 
-    assert f"Buying for <strong>{owner.tenant.name}</strong>" in html
+    assert f"Buying for {owner.tenant.name}" in words(html)
     shown = ["keel_starter_monthly", "keel_pro_monthly", "keel_credits_1000", "keel_credits_5000", "keel_lifetime"]
     assert checkout_forms(html) == [catalogue[key] for key in shown]
     assert f'action="/o/{owner.tenant.slug}/billing/checkout/"' in html
@@ -93,7 +105,7 @@ def test_a_member_without_the_billing_permission_is_told_to_ask_an_owner(client,
     html = text(client.get("/pricing/"))
 
     assert checkout_forms(html) == []
-    assert f"Ask an owner of {plain_member.tenant.name} to buy this." in html
+    assert f"Ask an owner of {plain_member.tenant.name} to buy this." in words(html)
 
 
 # /o/<slug>/billing/
@@ -105,7 +117,7 @@ def test_the_billing_page_of_a_free_organization_offers_plans_packs_and_the_life
     assert "Free plan" in html and "No invoices yet" in html
     assert sorted(checkout_forms(html)) == sorted(catalogue.values())
     assert f'action="/o/{owner.tenant.slug}/billing/portal/"' in html
-    assert f'<a href="/o/{owner.tenant.slug}/billing/">Billing</a>' in html  # the organization's tabs
+    assert f'<a href="/o/{owner.tenant.slug}/billing/" aria-current="page">Billing</a>' in html  # the tabs
 
 
 def test_members_without_the_billing_permission_see_the_plan_and_invoices_but_no_buttons(
@@ -183,7 +195,7 @@ def test_the_billing_page_costs_the_same_queries_for_5_or_60_invoices(browser, o
     assert small == large
     # session, user, membership, subscription, lifetime deal, prices, invoices, the nav's organizations
     assert large <= 8
-    assert "Older →" in text(browser.get(billing_url(owner)))
+    assert "Older invoices →" in text(browser.get(billing_url(owner)))
 
 
 def test_older_invoices_are_a_page_further(browser, owner):
@@ -191,14 +203,14 @@ def test_older_invoices_are_a_page_further(browser, owner):
     for n in range(30):  # two on each millisecond: the id breaks the tie
         InvoiceFactory(tenant=owner.tenant, paid_at=start - n // 2, raw_data={"number": f"AE-{n:04d}"})
     html = text(browser.get(billing_url(owner)))
-    cursor = re.search(r'href="\?before=([^"]+)"', html).group(1)
+    cursor = re.search(r'href="\?before=([^"#]+)', html).group(1)
 
     older = text(browser.get(billing_url(owner), {"before": cursor}))
 
     numbers = [re.findall(r"AE-\d{4}", page) for page in (html, older)]
     assert sorted(numbers[0] + numbers[1]) == [f"AE-{n:04d}" for n in range(30)]
     assert (len(numbers[0]), len(numbers[1])) == (24, 6)
-    assert "Older →" not in older
+    assert "Older invoices →" not in older
 
 
 # Buying, and the way back from Stripe
@@ -215,7 +227,7 @@ def test_a_paid_pack_shows_its_credits_at_once_without_any_webhook(browser, owne
     assert (grant.source_id, grant.total_credits, grant.mode) == (session_id, 1000, CreditMode.ONE_TIME_CREDITS)
     assert response.status_code == 200
     assert "<strong>Credit pack</strong>" in html and "<strong>1000</strong> credits added" in html
-    assert f'<strong id="balance">{before + 1000}</strong>' in html
+    assert f'<strong class="stat-value" id="balance">{before + 1000}</strong>' in html
     assert "Thank you: your payment went through." in messages_of(response)
 
     again = browser.get(billing_url(owner, "success/"), {"session_id": session_id})
@@ -318,7 +330,7 @@ def test_a_subscriber_sees_the_renewal_and_the_other_plans_as_upgrades_or_downgr
     html = text(browser.get(billing_url(owner)))
 
     assert "<strong>Starter</strong>" in html and 'id="plan-renews"' in html and "$9.00 / month" in html
-    assert "<strong>Your plan</strong>" in html
+    assert '<span class="badge badge-ok">Your plan</span>' in html
     button = r'name="price" value="([^"]+)">\s*<input type="hidden" name="kind"[^>]*>\s*<button[^>]*>(\w+)'
     rows = dict(re.findall(button, html))
     prices = catalogue

@@ -170,7 +170,7 @@ def test_pages_keep_their_html_500(db, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("core.views.render", broken)
+    monkeypatch.setattr("billing.views.render", broken)
 
     response = Client(raise_request_exception=False).get("/")
 
