@@ -200,7 +200,7 @@ def test_members_page_shows_role_limit_and_usage(as_owner, org):
     page = text(as_owner.get("/o/acme/members/"))
 
     assert "Lim Ited" in page and "Olivia Owner" in page
-    assert "<td>30</td>" in page and "<td>12</td>" in page
+    assert '<td class="num">30</td>' in page and '<td class="num">12</td>' in page
     assert "unlimited" in page
 
 
@@ -211,8 +211,8 @@ def test_a_plain_member_sees_their_own_usage_only(client, org):
 
     page = text(client.get("/o/acme/members/"))
 
-    assert "<td>5</td>" in page and "<td>2</td>" in page
-    assert "<td>777</td>" not in page and "<td>555</td>" not in page
+    assert '<td class="num">5</td>' in page and '<td class="num">2</td>' in page
+    assert '<td class="num">777</td>' not in page and '<td class="num">555</td>' not in page
 
 
 def test_owner_changes_role_and_limit_and_resets_usage(as_owner, org):
@@ -284,7 +284,7 @@ def test_invite_from_the_page_sends_the_email(as_owner, org, django_capture_on_c
     assert mail.outbox[-1].to == ["new@example.com"]
     assert "/invitations/accept/" in mail.outbox[-1].body
     page = text(as_owner.get("/o/acme/invitations/"))
-    assert "new@example.com" in page and "<td>20</td>" in page
+    assert "new@example.com" in page and '<td class="num">20</td>' in page
 
 
 def test_inviting_a_member_shows_a_message_and_sends_nothing(as_owner, org, django_capture_on_commit_callbacks):
