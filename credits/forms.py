@@ -1,7 +1,9 @@
+import datetime as dt
+
 from django import forms
 
 from core.time import MS_PER_DAY
-from credits.models import MAX_CREDITS
+from credits.models import MAX_CREDITS, TransactionType
 from credits.services.grants import MAX_PRIORITY
 from organizations.models import Tenant
 
@@ -58,3 +60,27 @@ class StaffApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100)
 
     clean_organization = StaffGrantForm.clean_organization
+
+
+class TransactionFilterForm(forms.Form):
+    """The credits page's filters (GET): a type, a member (from the members table), a UTC date range."""
+
+    type = forms.ChoiceField(choices=[("", "All types"), *TransactionType.choices], required=False)
+    member = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    since = forms.DateField(required=False, label="From (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["until"] < data["since"]:
+            self.add_error("until", "The end date must be on or after the start date.")
+        return data
+
+    def window_ms(self) -> tuple[int | None, int | None]:
+        """[since 00:00 UTC, the day after until 00:00 UTC) in epoch ms."""
+
+        def ms(day: dt.date) -> int:
+            return int(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp() * 1000)
+
+        since, until = self.cleaned_data.get("since"), self.cleaned_data.get("until")
+        return (ms(since) if since else None, ms(until) + MS_PER_DAY if until else None)

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from core.errors import ApplicationError
 from credits import selectors, services
-from credits.forms import ApiKeyForm
+from credits.forms import ApiKeyForm, TransactionFilterForm
 from credits.models import ApiKey
 from organizations.models import Permission
 from organizations.tenancy import OwnerOnly, member_can, member_sees_all_usage
@@ -34,14 +34,20 @@ def usage(request, member):
     see_all = member_sees_all_usage(member)
     summary = selectors.credits_summary(tenant=tenant, user=request.user)
     rows = selectors.credit_transactions_for(tenant=tenant, user=None if see_all else request.user)
+    filters = TransactionFilterForm(request.GET)
+    filtered_member = None
+    if filters.is_valid():
+        rows, filtered_member = _filtered(rows, filters, tenant=tenant, see_all=see_all)
     cursor = _parse_cursor(request.GET.get("before"))
     if cursor is not None:
         created_at, row_id = cursor
         rows = rows.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=row_id))
-    transactions = list(rows[: TRANSACTIONS_PER_PAGE + 1])
+    transactions = list(rows[: TRANSACTIONS_PER_PAGE + 1]) if not filters.errors else []
     more = len(transactions) > TRANSACTIONS_PER_PAGE
     transactions = transactions[:TRANSACTIONS_PER_PAGE]
     next_cursor = f"{transactions[-1].created_at}.{transactions[-1].pk}" if more else None
+    kept = request.GET.copy()
+    kept.pop("before", None)
     return render(
         request,
         "credits/usage.html",
@@ -50,12 +56,38 @@ def usage(request, member):
             "member": member,
             "summary": summary,
             "see_all": see_all,
+            "filters": filters,
+            "filtered": any(filters.data.get(name) for name in filters.fields),
+            "filtered_member": filtered_member,
+            "query": kept.urlencode(),
+            "paged": cursor is not None,
             "transactions": transactions,
             "next_cursor": next_cursor,
-            "members": list(selectors.member_usage_list(tenant=tenant)) if see_all else None,
+            "members": list(selectors.member_usage_list(tenant=tenant)[:MEMBERS_SHOWN]) if see_all else None,
             "can_manage_api_keys": member_can(member, Permission.MANAGE_API_KEYS),
+            "can_buy": member_can(member, Permission.MANAGE_BILLING),
         },
+        status=400 if filters.errors else 200,
     )
+
+
+MEMBERS_SHOWN = 10  # the heaviest users; everyone is on the members page
+
+
+def _filtered(rows, filters: TransactionFilterForm, *, tenant, see_all: bool):
+    data = filters.cleaned_data
+    if data["type"]:
+        rows = rows.filter(type=data["type"])
+    since, until = filters.window_ms()
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    filtered_member = None
+    if data["member"] and see_all:
+        filtered_member = selectors.member_usage_list(tenant=tenant).filter(user_id=data["member"]).first()
+        rows = rows.filter(user_id=data["member"])
+    return rows, filtered_member
 
 
 @tenant_page(

@@ -7,6 +7,7 @@ from credits.models import ApiKey, CreditTransaction
 from credits.services import api_key_create, credits_consume
 from tests import factories
 from tests.credits.helpers import add_member, give, make_org
+from tests.html import words
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +39,8 @@ def test_usage_page_shows_balance_grants_and_own_transactions(org):
 
     assert page.status_code == 200
     html = page.content.decode()
-    assert '<strong id="balance">40</strong>' in html
-    assert "Your use here: 7 credits" in html and "your limit of 20" in html
+    assert '<strong class="stat-value" id="balance">40</strong>' in html
+    assert "7 credits used by you here" in words(html) and "Your limit is 20." in html
     assert "mine" in html and "the owner&#x27;s" not in html
 
 
@@ -51,7 +52,7 @@ def test_view_all_usage_sees_everyone_and_members_table(org):
 
     html = signed_in(auditor).get(usage_url(org)).content.decode()
 
-    assert "mia&#x27;s job" in html and "<h2>Members</h2>" in html and "<td>mia</td>" in html
+    assert "mia&#x27;s job" in html and "<h2>Usage by member</h2>" in html and 'title="mia">mia</span>' in html
 
 
 def test_usage_page_pages_through_history(org):
@@ -61,13 +62,47 @@ def test_usage_page_pages_through_history(org):
     client = signed_in(org.owner)
 
     first = client.get(usage_url(org)).content.decode()
-    cursor = re.search(r'href="\?before=([^"]+)"', first).group(1)
+    cursor = re.search(r'href="\?before=([^"#]+)', first).group(1)
     second = client.get(usage_url(org), {"before": cursor}).content.decode()
 
     seen = re.findall(r"job-\d\d", first) + re.findall(r"job-\d\d", second)
     assert sorted(seen) == [f"job-{i:02d}" for i in range(60)]  # none skipped or repeated at ties
     assert "Older" not in second
     assert client.get(usage_url(org), {"before": "garbage.not-a-uuid"}).status_code == 200
+
+
+def test_usage_page_filters_by_type_member_and_dates_and_keeps_them_when_paging(org):
+    mia = add_member(org, username="mia")
+    give(org, 1_000, now=1_000)
+    day = 86_400_000
+    credits_consume(tenant=org, user=mia, amount=3, description="mia-day-0", now=2_000)
+    credits_consume(tenant=org, user=org.owner, amount=4, description="owner-day-1", now=2_000 + day)
+    for i in range(55):
+        credits_consume(tenant=org, user=mia, amount=1, description=f"mia-day-2-{i:02d}", now=2_000 + 2 * day + i)
+    client = signed_in(org.owner)
+
+    consumption = client.get(usage_url(org), {"type": "deduct"}).content.decode()
+    mias = client.get(usage_url(org), {"member": str(mia.pk), "until": "1970-01-02"}).content.decode()
+    day_1 = client.get(usage_url(org), {"since": "1970-01-02", "until": "1970-01-02"}).content.decode()
+
+    assert "mia-day-2-54" in consumption and "Purchase" not in words(consumption.split("<tbody>")[-1])
+    assert "mia-day-0" in mias and "owner-day-1" not in mias and "mia-day-2" not in mias
+    assert "Showing the transactions of mia" in words(mias)
+    assert "owner-day-1" in day_1 and "mia-day-0" not in day_1 and "mia-day-2" not in day_1
+    older = re.search(r'href="\?([^"#]*before=[^"#]+)', consumption).group(1)
+    assert "type=deduct" in older  # the next page keeps the filter
+
+
+def test_a_bad_filter_says_what_is_wrong_keeps_what_was_typed_and_lists_nothing(org):
+    give(org, 10, now=1_000)
+    client = signed_in(org.owner)
+
+    response = client.get(usage_url(org), {"type": "nonsense", "since": "2026-05-02", "until": "2026-05-01"})
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Select a valid choice" in html and "The end date must be on or after the start date." in html
+    assert 'value="2026-05-02"' in html and "<tbody>" not in html.split('id="transactions"')[1]
 
 
 def test_usage_page_is_404_for_outsiders_and_asks_anonymous_to_sign_in(org):
@@ -233,4 +268,4 @@ def test_signup_through_the_hook_gives_free_credits():
 
     tenant = user.created_tenants.get(is_default=True)
     html = signed_in(user).get(usage_url(tenant)).content.decode()
-    assert f'<strong id="balance">{settings.FREE_PLAN_CREDITS}</strong>' in html
+    assert f'<strong class="stat-value" id="balance">{settings.FREE_PLAN_CREDITS}</strong>' in html
