@@ -16,6 +16,12 @@ CLEAN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 
 @pytest.fixture
+def screenshot_dir(tmp_path):
+    """Never docs/screenshots/, even for `make screenshots`: these pages are not Keel's."""
+    return tmp_path
+
+
+@pytest.fixture
 def site():
     """No live server (nor database) for these: the pages are served by the browser's router."""
     return "http://checks.test"
