@@ -183,9 +183,13 @@ def axe_start(page: Page) -> None:
     waiting: pages of several contexts then run it at once, each in its own renderer."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
+    # axe.run does much of its work before its first await: started from a timer, it runs
+    # after this call returns, while the caller goes on to the next page.
     page.evaluate(
         """() => {
-            window.__keelAxe = axe.run(document, {resultTypes: ['violations']}).then((results) =>
+            window.__keelAxe = new Promise((started) => setTimeout(started, 0))
+              .then(() => axe.run(document, {resultTypes: ['violations']}))
+              .then((results) =>
                 results.violations.map((v) => ({
                     id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')),
                 })));

@@ -165,8 +165,9 @@ def test_every_page_passes_the_page_checks(new_page, world, subtests):
     pages = [new_page(viewport, scheme) for viewport, scheme in VARIANTS]
 
     def check(name: str, path: str, status: int = 200) -> None:
+        # Each page waits for its response only; they then load and lay out side by side.
         for page in pages:
-            response = page.goto(path)
+            response = page.goto(path, wait_until="commit")
             assert response is not None and response.status == status, f"{path}: HTTP {response and response.status}"
         finishers = check_pages(pages, name, expect_status=status if status != 200 else None)
         for page, finish in finishers.items():
