@@ -5,7 +5,10 @@
 since the page was opened or last checked, and (d) a full-page screenshot,
 `<name>-<desktop|phone>-<light|dark>.png`, in docs/screenshots/ with KEEL_SCREENSHOTS=1
 (`make screenshots`), else in pytest's temporary directory. Every problem of a page is in one
-failure message, which names the screenshot.
+failure message, which names the screenshot. `check_pages` does the same for one page open
+in several variants at once; `icon_problems` checks the site's icon, once.
+
+Pages must come from the `new_page` fixture (tests/browser/conftest.py), which records them.
 """
 
 import os
