@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # Runs a command with DATABASE_URL set: the local server, started for it and stopped after.
 WITH_DB := $(BIN)/python -m config.localdb --
 
-.PHONY: run test install install-dev lint sandbox bench bench-webhooks clean _run
+.PHONY: run test screenshots install install-dev lint sandbox bench bench-webhooks clean _run
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ _run:
 
 test: install-dev
 	$(WITH_DB) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests alone (Chromium, tests/browser), keeping every page's screenshot at desktop
+# and phone width, light and dark, in docs/screenshots/.
+screenshots: install-dev
+	KEEL_SCREENSHOTS=1 $(WITH_DB) $(BIN)/python -m pytest -m browser tests/browser $(PYTEST_ARGS)
 
 # The local Stripe stand-in alone (docs/stripe-sandbox.md); `make run` starts its own when no
 # STRIPE_SECRET_KEY is set.

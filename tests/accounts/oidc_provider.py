@@ -8,7 +8,9 @@ over `requests`); nothing of ours is patched.
 
 Knobs for the unhappy paths: `claims` (what the next ID token says), `nonce`
 (replace the nonce the client sent), `signing_key` (sign with a key the JWKS
-does not publish), `audience`.
+does not publish), `audience`. For a real browser, `consent_page = True` makes
+the authorize endpoint answer with an HTML page whose "Continue" button the
+user clicks, as on Google's account chooser, instead of redirecting at once.
 """
 
 import base64
@@ -16,6 +18,7 @@ import json
 import secrets
 import threading
 import time
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -38,6 +41,7 @@ class OIDCProvider:
         self.nonce: str | None = None
         self.signing_key: RSAKey | None = None
         self.audience: str | None = None
+        self.consent_page = False
         self.codes: dict[str, dict] = {}
         self.token_requests: list[dict] = []
 
@@ -84,6 +88,20 @@ class OIDCProvider:
         self.codes[code] = {"nonce": query.get("nonce"), "redirect_uri": query["redirect_uri"]}
         location = f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query.get('state', '')})}"
         return 302, {"Location": location}
+
+    def consent(self, query: dict) -> str:
+        """The page a browser sees before being sent back: the request's parameters, a button."""
+        email = escape(str(self.claims.get("email", "your Google account")))
+        hidden = "".join(
+            f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in query.items()
+        )
+        return (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in with Google</title>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+            f"<body><main><h1>Choose an account</h1><p>to continue to Keel (test provider)</p>"
+            f'<form method="get" action="/authorize/consent">{hidden}'
+            f'<button type="submit">Continue as {email}</button></form></main></body></html>'
+        )
 
     def token(self, form: dict, authorization: str) -> tuple[int, dict]:
         self.token_requests.append(form)
@@ -132,6 +150,14 @@ class OIDCProvider:
                 self.end_headers()
                 self.wfile.write(payload)
 
+            def _send_html(self, html: str):
+                payload = html.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
             def do_GET(self):
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -139,7 +165,9 @@ class OIDCProvider:
                     self._send(200, provider.metadata())
                 elif url.path == "/jwks":
                     self._send(200, provider.jwks())
-                elif url.path == "/authorize":
+                elif url.path == "/authorize" and provider.consent_page:
+                    self._send_html(provider.consent(query))
+                elif url.path in ("/authorize", "/authorize/consent"):
                     status, headers = provider.authorize(query)
                     self._send(status, headers=headers)
                 else:
