@@ -56,6 +56,16 @@
       });
     });
 
+    // A table or code block wider than its box scrolls: keyboard users reach it with Tab.
+    document.querySelectorAll(".table-wrap, pre").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth && !box.hasAttribute("tabindex")) {
+        box.tabIndex = 0;
+        box.setAttribute("role", "region");
+        var heading = box.closest(".card") && box.closest(".card").querySelector("h2");
+        box.setAttribute("aria-label", (heading ? heading.textContent.trim() + ", " : "") + "scrolls sideways");
+      }
+    });
+
     // <button data-copy="#id"> copies that element's text.
     document.querySelectorAll("[data-copy]").forEach(function (button) {
       button.hidden = false;

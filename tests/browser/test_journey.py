@@ -100,7 +100,7 @@ def test_sign_up_invite_buy_and_spend_credits_through_the_api(new_page, shop, st
     page.get_by_role("button", name="Switch").click()
     page.get_by_role("banner").get_by_role("link", name="Pricing").click()
     expect(page.get_by_text(f"Buying for {ORG}")).to_be_visible()
-    page.get_by_role("row").filter(has_text="$10.00").get_by_role("button", name="Buy").click()
+    page.get_by_role("article").filter(has_text="$10.00").get_by_role("button", name="Buy credits").click()
     pay_on_stripe(page, stripe_sandbox, "$10.00")
     expect(page.locator("#granted")).to_contain_text("1000 credits added")
 
@@ -145,7 +145,7 @@ def test_sign_up_invite_buy_and_spend_credits_through_the_api(new_page, shop, st
     assert credits_summary(tenant=tenant, user=None).balance == 2000 - 42
 
     # The credits page shows the new balance and the API's spending.
-    page.get_by_role("link", name="Credits & usage").first.click()
+    page.get_by_role("navigation").get_by_role("link", name="Credits", exact=True).first.click()
     expect(page).to_have_url(f"{site}/o/{SLUG}/credits/")
     expect(page.locator("#balance")).to_have_text("1958")
     expect(page.get_by_role("cell", name="render #1")).to_be_visible()
