@@ -16,6 +16,9 @@ from accounts.services.passwords import (
 )
 from accounts.services.preferences import email_preferences_update, email_unsubscribe
 from accounts.services.users import (
+    avatar_check,
+    profile_errors,
+    signup_errors,
     user_avatar_upload,
     user_create,
     user_delete,
@@ -27,6 +30,7 @@ from accounts.services.users import (
 from accounts.services.verification import email_verification_send
 
 __all__ = [
+    "avatar_check",
     "email_add",
     "email_make_primary",
     "email_preferences_update",
@@ -39,6 +43,8 @@ __all__ = [
     "password_reset_check",
     "password_reset_complete",
     "password_reset_request",
+    "profile_errors",
+    "signup_errors",
     "user_avatar_upload",
     "user_create",
     "user_delete",

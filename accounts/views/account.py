@@ -36,7 +36,7 @@ from core.errors import ApplicationError
 def profile(request):
     user = request.user
     initial = {f: getattr(user, f) for f in ("username", "first_name", "last_name", "avatar_url")}
-    form = ProfileForm(request.POST or None, request.FILES or None, initial=initial)
+    form = ProfileForm(request.POST or None, request.FILES or None, initial=initial, user=user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

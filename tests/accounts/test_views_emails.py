@@ -177,6 +177,31 @@ def test_profile_refuses_a_taken_username_on_the_field(signed_in, member):
     assert (member.username, member.first_name) == ("ada", "Ada")
 
 
+def test_a_refused_profile_keeps_what_was_typed_and_shows_every_error_at_once(signed_in, member):
+    factories.UserFactory(username="babbage")
+
+    response = signed_in.post(
+        reverse("accounts:profile"),
+        {
+            "username": "Babbage",
+            "first_name": "Augusta",
+            "last_name": "x" * 300,
+            "avatar_url": "ftp://files.example/a.png",
+        },
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert set(response.context["form"].errors) == {"username", "last_name", "avatar_url"}
+    for message in ["This username is already taken.", "at most 255 characters", "Enter a full http(s) URL"]:
+        assert message in page
+    for typed in ['value="Babbage"', 'value="Augusta"', 'value="ftp://files.example/a.png"']:
+        assert typed in page
+    member.refresh_from_db()
+    assert (member.username, member.first_name, member.avatar_url) == ("ada", "Ada", "")
+    assert 'title="Your account: ada"' in page  # the nav still names the account as it is
+
+
 def test_avatar_upload_is_stored_through_the_storage_api(signed_in, member, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     upload = SimpleUploadedFile("me.png", PNG, content_type="image/png")

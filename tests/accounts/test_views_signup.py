@@ -70,6 +70,28 @@ def test_signup_shows_bad_input_on_its_field_and_writes_nothing(client, field, v
     assert whoami(client).status_code == 401
 
 
+def test_a_refused_signup_keeps_what_was_typed_and_shows_every_error_at_once(client):
+    factories.UserFactory(username="taken", email="taken@example.com")
+
+    # A rule (taken username) beside a malformed field (the address) and a weak password.
+    response = sign_up(client, username="Taken", email="not an address", password="short")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    for message in ["This username is already taken.", "Enter a valid email address.", "This password is too short."]:
+        assert message in page
+    assert set(response.context["form"].errors) == {"username", "email", "password"}
+    assert 'value="Taken"' in page and 'value="not an address"' in page
+    assert "short" not in page.split('name="password"')[1].split(">")[0]  # a password is never sent back
+    assert page.count('aria-invalid="true"') == 3
+    assert User.objects.count() == 1
+
+    # Two rules at once, each on its field (the service checks every one before it refuses).
+    both = sign_up(client, username="Taken", email="TAKEN@example.com")
+    assert "This username is already taken." in both.context["form"].errors["username"]
+    assert "already in use by another account" in str(both.context["form"].errors["email"])
+
+
 def test_signup_honours_a_safe_next_and_ignores_an_unsafe_one(client):
     ok = client.post(
         SIGNUP + "?next=/invitations/accept/abc/",
@@ -227,6 +249,14 @@ def test_password_change_shows_errors_on_the_fields(signed_in, member):
     assert "This password is too short" in str(weak.context["form"].errors["new_password"])
     member.refresh_from_db()
     assert member.check_password(factories.DEFAULT_PASSWORD)
+
+
+def test_a_wrong_current_password_and_a_weak_new_one_are_both_reported(signed_in, member):
+    response = signed_in.post(reverse("accounts:password_change"), {"old_password": "not it", "new_password": "ada"})
+
+    errors = response.context["form"].errors
+    assert "Your current password is incorrect." in errors["old_password"]
+    assert "This password is too short" in str(errors["new_password"])
 
 
 # --- password reset ---------------------------------------------------------------------
