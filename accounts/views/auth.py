@@ -31,8 +31,11 @@ from accounts.views.common import SIGN_IN_BACKEND, safe_next
 from core.errors import ApplicationError
 
 
-def _verify_reminder(request, user) -> None:
-    if not user_has_verified_email(user=user):
+def signed_in_message(request, user) -> None:
+    """What a sign-in says: welcome back, or (an unverified account) what is still to do."""
+    if user_has_verified_email(user=user):
+        messages.success(request, f"Welcome back, {user.get_short_name()}.")
+    else:
         messages.warning(
             request,
             "Your email address is not verified yet: follow the link we sent you. "
@@ -80,7 +83,14 @@ class SignInView(auth_views.LoginView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        _verify_reminder(self.request, form.get_user())
+        signed_in_message(self.request, form.get_user())
+        return response
+
+
+class SignOutView(auth_views.LogoutView):
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        messages.info(request, "You are signed out.")
         return response
 
 

@@ -164,6 +164,14 @@ def test_sign_in_follows_a_safe_next_only(client, member):
     assert evil["Location"] == "/"
 
 
+def test_signing_in_and_out_each_say_so(client, member):
+    signed = sign_in(client, "ada", follow=True)
+    assert "Welcome back, Ada." in signed.content.decode()
+
+    out = client.post(reverse("accounts:logout"), follow=True)
+    assert "You are signed out." in out.content.decode()
+
+
 def test_sign_out_is_a_post_and_ends_the_session(signed_in):
     assert signed_in.get(reverse("accounts:logout")).status_code == 405
     assert signed_in.post(reverse("accounts:logout")).status_code == 302
