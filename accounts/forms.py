@@ -142,21 +142,34 @@ class ProfileForm(ServiceErrorsMixin, forms.Form):
 
 
 class EmailAddForm(ServiceErrorsMixin, forms.Form):
-    email = forms.EmailField(label="Add an email address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(label="Email address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+
+EMAIL_TYPE_DESCRIPTIONS = {
+    EmailType.MARKETING: "Offers and news about Keel.",
+    EmailType.PRODUCT_UPDATES: "New features and changes to the product.",
+    EmailType.PAYMENT_RECEIPTS: "A receipt for every payment.",
+}
 
 
 class EmailPreferencesForm(forms.Form):
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")  # a checkbox's label follows it: no colon
         super().__init__(*args, **kwargs)
         for email_type in EmailType:
-            self.fields[email_type.value] = forms.BooleanField(label=email_type.label, required=False)
+            self.fields[email_type.value] = forms.BooleanField(
+                label=email_type.label, required=False, help_text=EMAIL_TYPE_DESCRIPTIONS.get(email_type, "")
+            )
 
 
 class DeleteAccountForm(ServiceErrorsMixin, forms.Form):
     """Confirm with the password, or (an account without one) by typing the username."""
 
     password = forms.CharField(
-        strip=False, required=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+        label="Your password",
+        strip=False,
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     confirm_username = forms.CharField(label="Type your username to confirm", required=False)
 

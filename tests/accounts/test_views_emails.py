@@ -110,6 +110,19 @@ def test_resend_make_primary_and_remove_from_the_page(signed_in, member, mailout
     assert sorted(member.emails.values_list("email", flat=True)) == ["ada@example.com", "work@example.com"]
 
 
+def test_the_emails_page_asks_before_removing_and_names_each_state(signed_in, member):
+    factories.UserEmailFactory(user=member, email="pending@example.com", verified=False)
+
+    page = signed_in.get(EMAILS).content.decode()
+
+    # One confirmation (keel.js opens it) per removable address: the primary has no Remove.
+    assert page.count("data-confirm=") == 1
+    assert 'data-confirm="Remove pending@example.com from your account?' in page
+    assert 'aria-label="Remove pending@example.com"' in page
+    assert ">Primary<" in page and ">Verified<" in page and ">Not verified<" in page
+    assert '<a href="/accounts/emails/" aria-current="page">Emails</a>' in page
+
+
 def test_the_last_address_cannot_be_removed(signed_in, member):
     only = member.emails.get()
     response = signed_in.post(reverse("accounts:email_remove", args=[only.pk]), follow=True)
@@ -143,7 +156,9 @@ def test_emails_page_query_count_does_not_grow_with_addresses(signed_in, member,
         factories.UserEmailFactory(user=member, email=f"a{n}@example.com", verified=n % 2 == 0)
     with django_assert_max_num_queries(5):  # session, user, emails, the nav's organizations (+1 spare)
         response = signed_in.get(EMAILS)
-    assert response.content.decode().count("<tr>") == 11  # header + 10 addresses
+    page = response.content.decode()
+    assert page.count('<article class="card">') == 10  # one card per address
+    assert "the most it can" in page and 'action="/accounts/emails/"' not in page  # at the cap: no add form
 
 
 # --- profile -------------------------------------------------------------------------------
