@@ -37,13 +37,11 @@ class ServiceErrorsMixin:
 class SignupForm(ServiceErrorsMixin, forms.Form):
     username = forms.CharField(
         max_length=150,
-        help_text="Letters, digits, dots, dashes or underscores. You can sign in with it or with your email.",
+        help_text="Letters, digits, dots, dashes or underscores.",
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True, "autocapitalize": "none"}),
     )
     email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     password = password_field("Password", help_text=PASSWORD_HELP)
-    # The invitation link's token when the visitor came from one (the page pre-fills its address).
-    invitation = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
 
     def clean(self):
         data = super().clean()

@@ -8,6 +8,7 @@ from accounts.services.addresses import (
     email_verify,
 )
 from accounts.services.google import google_sign_in
+from accounts.services.invitations import InvitationJoined, signup_invitation_accept
 from accounts.services.passwords import (
     password_reset_check,
     password_reset_complete,
@@ -30,6 +31,7 @@ from accounts.services.users import (
 from accounts.services.verification import email_verification_send
 
 __all__ = [
+    "InvitationJoined",
     "avatar_check",
     "email_add",
     "email_make_primary",
@@ -45,6 +47,7 @@ __all__ = [
     "password_reset_request",
     "profile_errors",
     "signup_errors",
+    "signup_invitation_accept",
     "user_avatar_upload",
     "user_create",
     "user_delete",
