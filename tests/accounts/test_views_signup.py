@@ -1,5 +1,7 @@
 """Sign-up, sign-in, sign-out, password change and reset, through real HTTP requests."""
 
+import re
+
 import pytest
 from axes.models import AccessAttempt
 from django.test import Client
@@ -36,6 +38,19 @@ def test_signup_page_has_csrf_and_no_google_button_without_settings(client):
     page = client.get(SIGNUP).content.decode()
     assert "csrfmiddlewaretoken" in page
     assert "Google" not in page
+
+
+def test_sign_up_in_and_reset_forms_help_browsers_and_password_managers(client):
+    signup = client.get(SIGNUP).content.decode()
+    for attribute in ['autocomplete="username"', 'autocomplete="email"', 'autocomplete="new-password"']:
+        assert attribute in signup
+    assert re.search(r'<input[^>]*name="username"[^>]*autofocus', signup)
+    login = client.get(LOGIN).content.decode()
+    assert 'autocomplete="current-password"' in login
+    assert re.search(r'<input[^>]*name="username"[^>]*autofocus', login)
+    assert reverse("accounts:password_reset") in login and SIGNUP in login
+    reset = client.get(RESET).content.decode()
+    assert re.search(r'<input[^>]*name="email"[^>]*autocomplete="email"[^>]*autofocus', reset)
 
 
 def test_signup_signs_in_and_asks_to_verify(client, mailoutbox):
