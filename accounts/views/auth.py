@@ -206,9 +206,13 @@ def password_reset_confirm(request, uidb64, token):
     try:
         password_reset_check(uidb64=uidb64, token=token)
     except ApplicationError as exc:
-        return render(
-            request, "accounts/link_invalid.html", {"title": "Reset your password", "error": exc.detail}, status=400
-        )
+        context = {
+            "title": "Reset your password",
+            "error": exc.detail,
+            "retry_url": reverse("accounts:password_reset"),
+            "retry_label": "Send a new link",
+        }
+        return render(request, "accounts/link_invalid.html", context, status=400)
     form = PasswordResetConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -324,6 +324,7 @@ def test_reset_link_expires(client, member, mailoutbox, settings):
 
     assert response.status_code == 400
     assert "expired" in response.content.decode()
+    assert f'href="{RESET}">Send a new link' in response.content.decode()
 
 
 def test_reset_with_a_tampered_token_or_a_weak_password_writes_nothing(client, member, mailoutbox):
