@@ -127,6 +127,7 @@ class UserAdmin(ReadOnlyAdmin):
         form = StaffProfileForm(
             request.POST or None,
             initial={f: getattr(user, f) for f in ("username", "first_name", "last_name", "avatar_url")},
+            user=user,
         )
 
         def apply(data):

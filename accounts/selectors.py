@@ -1,6 +1,7 @@
 """Reads of the accounts app that more than one caller needs."""
 
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -57,3 +58,24 @@ def user_delete_notices(*, user: User) -> list[str]:
     for path in settings.KEEL_ACCOUNT_DELETE_NOTICES:
         notices.extend(import_string(path)(user=user) or [])
     return notices
+
+
+@dataclass(frozen=True)
+class SignupInvitation:
+    """A pending invitation as the sign-up and sign-in pages show it. Invitations live in an app
+    above accounts: settings.KEEL_INVITATION_LOOKUP_HOOK makes these."""
+
+    email: str  # the invited address, as stored (normalised)
+    organization: str  # the name of what it invites to
+    inviter: str  # who invited, as a name ("" when unknown)
+    terms: str  # "as a member, with a limit of 15 credits"
+    url: str  # the invitation's own page (where its link leads)
+
+
+def signup_invitation_get(*, token: str) -> SignupInvitation | None:
+    """The pending invitation an invitation link's token names, or None (no such token, not
+    pending any more, or no lookup configured)."""
+    path = settings.KEEL_INVITATION_LOOKUP_HOOK
+    if not token or not path:
+        return None
+    return import_string(path)(token=token)

@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts.views import account, auth, google, links
@@ -8,7 +7,7 @@ app_name = "accounts"
 urlpatterns = [
     path("signup/", auth.signup, name="signup"),
     path("login/", auth.SignInView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", auth.SignOutView.as_view(), name="logout"),
     path("password/", auth.password_change, name="password_change"),
     path("password/reset/", auth.password_reset, name="password_reset"),
     path("password/reset/sent/", auth.password_reset_sent, name="password_reset_sent"),

@@ -222,6 +222,15 @@ KEEL_SIGNUP_HOOKS = [
     "organizations.services.tenant_create_default",
     "credits.services.credits_grant_free",
 ]
+# Sign-up and sign-in from an invitation link (`?invitation=<token>`, docs/accounts.md), named
+# for the same reason; each a single dotted path (empty turns it off). LOOKUP:
+# `hook(token=token) -> accounts.selectors.SignupInvitation | None`, the pending invitation the
+# token names (its address pre-fills the form). ACCEPT: `hook(token=token, user=user) ->
+# accounts.services.InvitationJoined`, run right after a sign-up with the invited address (the
+# token proved it, so it is verified); it applies the invitation's own rules and raises an
+# ApplicationError when they refuse.
+KEEL_INVITATION_LOOKUP_HOOK = "organizations.selectors.invitation_for_signup"
+KEEL_INVITATION_ACCEPT_HOOK = "organizations.services.invitation_accept_after_signup"
 # Account deletion, named for the same reason. NOTICES: each `hook(user=user)
 # -> list[str]`, sentences the delete-account page shows before confirming.
 # HOOKS: each `hook(user=user)`, run inside the deletion transaction before

@@ -119,8 +119,12 @@ def exception_handler(exc, context):
     """Every API error is `{"code": "...", "detail": "..."}` (+ `errors`, messages per field path)."""
     if isinstance(exc, ApplicationError):
         body = {"code": exc.code, "detail": exc.detail}
-        if exc.field:
-            body["errors"] = {exc.field: [exc.detail]}
+        fields: dict[str, list[str]] = {}
+        for one in getattr(exc, "errors", None) or [exc]:  # several at once: ApplicationErrors
+            if one.field:
+                fields.setdefault(one.field, []).append(one.detail)
+        if fields:
+            body["errors"] = fields
         return Response(body, status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

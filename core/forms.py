@@ -7,8 +7,10 @@ from core.errors import ApplicationError
 
 
 def form_error(form: forms.Form, error: ApplicationError) -> None:
-    """Show a service's refusal on the field it concerns, else above the form."""
-    form.add_error(error.field if error.field in form.fields else None, error.detail)
+    """Show a service's refusal on the field it concerns, else above the form (each one of
+    several raised together: `ApplicationErrors`)."""
+    for one in getattr(error, "errors", None) or [error]:
+        form.add_error(one.field if one.field in form.fields else None, one.detail)
 
 
 class FormRenderer(TemplatesSetting):

@@ -5,11 +5,15 @@ from dataclasses import dataclass
 
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
+from django.urls import reverse
 
 from accounts.models import UserEmail
+from accounts.selectors import SignupInvitation
 from core.time import now_ms
 from organizations.models import (
+    UNLIMITED,
     InvitationStatus,
+    MemberRole,
     Tenant,
     TenantInvitation,
     TenantMember,
@@ -117,3 +121,32 @@ def invitation_check(*, token: str, user, now: int | None = None) -> InvitationC
         else:
             state = InvitationState.OK
     return InvitationCheck(state, invitation)
+
+
+def invitation_terms(invitation: TenantInvitation) -> str:
+    """What joining gives, in words: "as a member, with a limit of 15 credits"."""
+    role = {
+        MemberRole.OWNER: "as an owner",
+        MemberRole.MEMBER: "as a member",
+        MemberRole.CUSTOM: "with chosen permissions",
+    }.get(invitation.role, f"as {invitation.role}")
+    if invitation.credit_limit == UNLIMITED:
+        return role
+    return f"{role}, with a limit of {invitation.credit_limit:,} credits"
+
+
+def invitation_for_signup(*, token: str) -> SignupInvitation | None:
+    """settings.KEEL_INVITATION_LOOKUP_HOOK: the pending, unexpired invitation a link's token
+    names, for the sign-up and sign-in pages that link leads to (None for any other state: the
+    invitation's page explains those)."""
+    check = invitation_check(token=token, user=None)
+    if check.state != InvitationState.SIGN_IN:
+        return None
+    invitation = check.invitation
+    return SignupInvitation(
+        email=invitation.email,
+        organization=invitation.tenant.name,
+        inviter=invitation.invited_by.get_full_name() if invitation.invited_by else "",
+        terms=invitation_terms(invitation),
+        url=reverse("organizations:invitation_accept", kwargs={"token": token}),
+    )

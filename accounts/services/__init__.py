@@ -8,6 +8,7 @@ from accounts.services.addresses import (
     email_verify,
 )
 from accounts.services.google import google_sign_in
+from accounts.services.invitations import InvitationJoined, signup_invitation_accept
 from accounts.services.passwords import (
     password_reset_check,
     password_reset_complete,
@@ -16,6 +17,9 @@ from accounts.services.passwords import (
 )
 from accounts.services.preferences import email_preferences_update, email_unsubscribe
 from accounts.services.users import (
+    avatar_check,
+    profile_errors,
+    signup_errors,
     user_avatar_upload,
     user_create,
     user_delete,
@@ -27,6 +31,8 @@ from accounts.services.users import (
 from accounts.services.verification import email_verification_send
 
 __all__ = [
+    "InvitationJoined",
+    "avatar_check",
     "email_add",
     "email_make_primary",
     "email_preferences_update",
@@ -39,6 +45,9 @@ __all__ = [
     "password_reset_check",
     "password_reset_complete",
     "password_reset_request",
+    "profile_errors",
+    "signup_errors",
+    "signup_invitation_accept",
     "user_avatar_upload",
     "user_create",
     "user_delete",

@@ -10,14 +10,14 @@ from accounts.models import User, UserEmail, normalize_email
 from accounts.ratelimit import account_key, rate_limit_check
 from accounts.services.users import password_check
 from accounts.tokens import InvalidToken, password_reset_token_make, password_reset_user
-from core.errors import ApplicationError
+from core.errors import ApplicationError, Refusals
 
 
 def _primary_address(user: User) -> str:
     return UserEmail.objects.filter(user=user, is_primary=True).values_list("email", flat=True).first() or ""
 
 
-def _password_set(*, user: User, new_password: str, field: str) -> None:
+def _password_rules(*, user: User, new_password: str, field: str) -> None:
     password_check(
         new_password,
         username=user.username,
@@ -26,6 +26,10 @@ def _password_set(*, user: User, new_password: str, field: str) -> None:
         last_name=user.last_name,
         field=field,
     )
+
+
+def _password_set(*, user: User, new_password: str, field: str) -> None:
+    _password_rules(user=user, new_password=new_password, field=field)
     user.set_password(new_password)
     user.save(update_fields=["password"])
     # Changing the hash also changes the session auth hash: every other
@@ -37,9 +41,15 @@ def _password_set(*, user: User, new_password: str, field: str) -> None:
 
 @transaction.atomic
 def user_password_change(*, user: User, old_password: str | None, new_password: str) -> User:
-    """Change the password; an account without one (Google sign-up) sets its first."""
+    """Change the password; an account without one (Google sign-up) sets its first. A wrong current
+    password and a weak new one are refused together."""
+    refusals = Refusals()
     if user.has_usable_password() and not user.check_password(old_password or ""):
-        raise ApplicationError("Your current password is incorrect.", code="wrong_password", field="old_password")
+        refusals.errors.append(
+            ApplicationError("Your current password is incorrect.", code="wrong_password", field="old_password")
+        )
+    refusals.check(_password_rules, user=user, new_password=new_password, field="new_password")
+    refusals.raise_any()
     _password_set(user=user, new_password=new_password, field="new_password")
     return user
 

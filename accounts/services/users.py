@@ -22,8 +22,9 @@ from accounts.models import (
     UserStatus,
     normalize_email,
 )
+from accounts.selectors import signup_invitation_get
 from accounts.services.verification import email_verification_send
-from core.errors import ApplicationError, NotFound, ValidationFailed
+from core.errors import ApplicationError, NotFound, Refusals, ValidationFailed
 from core.locks import lock_rows
 from core.time import now_ms
 
@@ -112,6 +113,35 @@ def _run_hooks(paths: list[str], **kwargs) -> list:
     return [import_string(path)(**kwargs) for path in paths]
 
 
+def _signup_clean(
+    refusals: Refusals, *, username: str | None, email: str | None, password: str | None, **names
+) -> tuple[str | None, str | None]:
+    """The sign-up rules, each refusal kept in `refusals` (a None input is not checked)."""
+    clean_username = refusals.check(username_clean, username) if username is not None else None
+    clean_email = refusals.check(email_clean, email) if email is not None else None
+    if password is not None:
+        refusals.check(
+            password_check,
+            password,
+            username=clean_username or username or "",
+            email=clean_email or email or "",
+            **names,
+        )
+    return clean_username, clean_email
+
+
+def signup_errors(
+    *, username: str | None, email: str | None, password: str | None, first_name: str = "", last_name: str = ""
+) -> list[ApplicationError]:
+    """Every sign-up rule these inputs break (None: not given, not checked), each on its field: the
+    sign-up form shows them all at once, beside its own; `user_signup` checks again as it writes."""
+    refusals = Refusals()
+    _signup_clean(
+        refusals, username=username, email=email, password=password, first_name=first_name, last_name=last_name
+    )
+    return refusals.errors
+
+
 @transaction.atomic
 def user_signup(
     *,
@@ -124,6 +154,7 @@ def user_signup(
     last_name: str = "",
     avatar_url: str = "",
     next_url: str = "",
+    invitation_token: str = "",
 ) -> User:
     """Create an account, then run every KEEL_SIGNUP_HOOKS, all or nothing.
 
@@ -131,11 +162,21 @@ def user_signup(
     `accounts`, so they are named in settings and called as `hook(user=user)`.
     An unverified address gets its verification mail once everything commits;
     `next_url` rides along in the link (an invitation to accept, for instance).
+
+    `invitation_token` is the token of the invitation link the visitor came from. If it names a
+    pending invitation to this very address, the address is recorded verified: that link was
+    mailed to the address alone, so holding its token proves the visitor reads that mailbox, as
+    following a verification link would (docs/accounts.md, "Sign-up from an invitation"). Any
+    other address is verified by mail as usual.
     """
-    username = username_clean(username)
-    email = email_clean(email)
-    if password is not None:
-        password_check(password, username=username, email=email, first_name=first_name, last_name=last_name)
+    refusals = Refusals()
+    username, email = _signup_clean(
+        refusals, username=username, email=email, password=password, first_name=first_name, last_name=last_name
+    )
+    refusals.raise_any()
+    invitation = signup_invitation_get(token=invitation_token) if invitation_token else None
+    if invitation is not None and invitation.email == email:
+        email_verified = True
     try:
         user = user_create(
             username=username,
@@ -183,6 +224,49 @@ def avatar_url_clean(value: str, *, current: str = "") -> str:
     return value
 
 
+def _profile_clean(
+    refusals: Refusals,
+    *,
+    user: User,
+    username: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    avatar_url: str | None,
+) -> dict[str, str]:
+    """The profile fields to write, cleaned; each refusal kept in `refusals`. None: left as is."""
+    values = {}
+    if username is not None and username.strip() != user.username:
+        values["username"] = refusals.check(username_clean, username, exclude=user)
+    for field, value in (("first_name", first_name), ("last_name", last_name)):
+        if value is not None:
+            if len(value.strip()) > 255:
+                refusals.errors.append(ApplicationError("At most 255 characters.", code="invalid", field=field))
+            values[field] = value.strip()
+    if avatar_url is not None:
+        values["avatar_url"] = refusals.check(avatar_url_clean, avatar_url, current=user.avatar_url)
+    return values
+
+
+def profile_errors(
+    *,
+    user: User,
+    username: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    avatar_url: str | None = None,
+    avatar=None,
+) -> list[ApplicationError]:
+    """Every profile rule these inputs break (an upload too), each on its field, for the profile
+    form to show at once; `user_update_profile` and `user_avatar_upload` check again as they write."""
+    refusals = Refusals()
+    _profile_clean(
+        refusals, user=user, username=username, first_name=first_name, last_name=last_name, avatar_url=avatar_url
+    )
+    if avatar is not None:
+        refusals.check(avatar_check, avatar)
+    return refusals.errors
+
+
 @transaction.atomic
 def user_update_profile(
     *,
@@ -192,24 +276,18 @@ def user_update_profile(
     last_name: str | None = None,
     avatar_url: str | None = None,
 ) -> User:
-    """Change the given profile fields; fields left as None are untouched."""
-    changed = []
-    if username is not None and username.strip() != user.username:
-        user.username = username_clean(username, exclude=user)
-        changed.append("username")
-    for field, value in (("first_name", first_name), ("last_name", last_name)):
-        if value is not None:
-            if len(value.strip()) > 255:
-                raise ApplicationError("At most 255 characters.", code="invalid", field=field)
-            setattr(user, field, value.strip())
-            changed.append(field)
-    if avatar_url is not None:
-        user.avatar_url = avatar_url_clean(avatar_url, current=user.avatar_url)
-        changed.append("avatar_url")
-    if changed:
+    """Change the given profile fields; fields left as None are untouched. Every refusal at once."""
+    refusals = Refusals()
+    values = _profile_clean(
+        refusals, user=user, username=username, first_name=first_name, last_name=last_name, avatar_url=avatar_url
+    )
+    refusals.raise_any()
+    for field, value in values.items():
+        setattr(user, field, value)
+    if values:
         try:
             with transaction.atomic():
-                user.save(update_fields=changed)
+                user.save(update_fields=list(values))
         except IntegrityError:
             raise ApplicationError("This username is already taken.", code="username_taken", field="username") from None
     return user
@@ -233,8 +311,8 @@ def _image_extension(head: bytes) -> str | None:
     return None
 
 
-def user_avatar_upload(*, user: User, upload) -> User:
-    """Store an uploaded image through Django's storage API and point avatar_url at it."""
+def avatar_check(upload) -> str:
+    """The file extension of an acceptable avatar upload (its type read from its first bytes)."""
     if upload.size > settings.AVATAR_MAX_BYTES:
         limit_kb = settings.AVATAR_MAX_BYTES // 1024
         raise ApplicationError(f"The image is larger than {limit_kb} KB.", code="invalid_avatar", field="avatar")
@@ -243,6 +321,12 @@ def user_avatar_upload(*, user: User, upload) -> User:
     upload.seek(0)
     if extension is None:
         raise ApplicationError("Upload a PNG, JPEG, GIF or WebP image.", code="invalid_avatar", field="avatar")
+    return extension
+
+
+def user_avatar_upload(*, user: User, upload) -> User:
+    """Store an uploaded image through Django's storage API and point avatar_url at it."""
+    extension = avatar_check(upload)
     name = default_storage.save(f"avatars/{user.pk.hex}/{uuid.uuid4().hex}.{extension}", upload)
     user.avatar_url = default_storage.url(name)
     user.save(update_fields=["avatar_url"])

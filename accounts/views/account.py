@@ -10,13 +10,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.forms import DeleteAccountForm, EmailAddForm, EmailPreferencesForm, ProfileForm
-from accounts.models import EmailType
 from accounts.selectors import (
     email_preferences_get,
     user_delete_notices,
     user_email_get,
     user_emails_list,
-    user_has_verified_email,
 )
 from accounts.services import (
     email_add,
@@ -28,6 +26,7 @@ from accounts.services import (
     user_delete,
     user_update_profile,
 )
+from accounts.services.addresses import MAX_EMAILS_PER_USER
 from core.errors import ApplicationError
 
 
@@ -36,7 +35,7 @@ from core.errors import ApplicationError
 def profile(request):
     user = request.user
     initial = {f: getattr(user, f) for f in ("username", "first_name", "last_name", "avatar_url")}
-    form = ProfileForm(request.POST or None, request.FILES or None, initial=initial)
+    form = ProfileForm(request.POST or None, request.FILES or None, initial=initial, user=user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -57,10 +56,15 @@ def profile(request):
         else:
             messages.success(request, "Your profile has been saved.")
             return redirect("accounts:profile")
+    addresses = user_emails_list(user=user)
     return render(
         request,
         "accounts/profile.html",
-        {"form": form, "verified": user_has_verified_email(user=user)},
+        {
+            "form": form,
+            "primary": next((e for e in addresses if e.is_primary), None),
+            "verified": any(e.verified for e in addresses),
+        },
     )
 
 
@@ -76,7 +80,11 @@ def emails(request):
         else:
             messages.success(request, f"We sent a verification link to {added.email}.")
             return redirect("accounts:emails")
-    return render(request, "accounts/emails.html", {"form": form, "emails": user_emails_list(user=request.user)})
+    return render(
+        request,
+        "accounts/emails.html",
+        {"form": form, "emails": user_emails_list(user=request.user), "max_emails": MAX_EMAILS_PER_USER},
+    )
 
 
 def _email_action(request, email_id, action, success: str):
@@ -118,18 +126,7 @@ def preferences(request):
         email_preferences_update(user=request.user, preferences=form.cleaned_data)
         messages.success(request, "Your email preferences have been saved.")
         return redirect("accounts:preferences")
-    return render(
-        request,
-        "accounts/preferences.html",
-        {"form": form, "descriptions": EMAIL_TYPE_DESCRIPTIONS},
-    )
-
-
-EMAIL_TYPE_DESCRIPTIONS = {
-    EmailType.MARKETING: "Offers and news about Keel.",
-    EmailType.PRODUCT_UPDATES: "New features and changes to the product.",
-    EmailType.PAYMENT_RECEIPTS: "A receipt for every payment.",
-}
+    return render(request, "accounts/preferences.html", {"form": form})
 
 
 @login_required

@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
@@ -19,11 +20,12 @@ from accounts.forms import (
 )
 from accounts.oidc import google_enabled
 from accounts.ratelimit import RateLimited, client_ip
-from accounts.selectors import user_has_verified_email
+from accounts.selectors import signup_invitation_get, user_has_verified_email
 from accounts.services import (
     password_reset_check,
     password_reset_complete,
     password_reset_request,
+    signup_invitation_accept,
     user_password_change,
     user_signup,
 )
@@ -31,13 +33,29 @@ from accounts.views.common import SIGN_IN_BACKEND, safe_next
 from core.errors import ApplicationError
 
 
-def _verify_reminder(request, user) -> None:
-    if not user_has_verified_email(user=user):
+def signed_in_message(request, user) -> None:
+    """What a sign-in says: welcome back, or (an unverified account) what is still to do."""
+    if user_has_verified_email(user=user):
+        messages.success(request, f"Welcome back, {user.get_short_name()}.")
+    else:
         messages.warning(
             request,
             "Your email address is not verified yet: follow the link we sent you. "
             "Until then you cannot accept invitations or change your primary email.",
         )
+
+
+def _invitation(request):
+    """The pending invitation the visitor came from (`?invitation=<token>`, or the form's hidden
+    field): its token and what the page shows of it; ("", None) without one."""
+    token = (request.POST.get("invitation") or request.GET.get("invitation") or "").strip()[:200]
+    invitation = signup_invitation_get(token=token) if token else None
+    return (token, invitation) if invitation else ("", None)
+
+
+def _links(*, next_url: str, token: str) -> str:
+    """The query string that carries `next` and the invitation from sign-up to sign-in and back."""
+    return urlencode({key: value for key, value in (("next", next_url), ("invitation", token)) if value})
 
 
 @sensitive_post_parameters("password")
@@ -46,7 +64,12 @@ def signup(request):
     next_url = safe_next(request)
     if request.user.is_authenticated:
         return redirect(next_url or settings.LOGIN_REDIRECT_URL)
-    form = SignupForm(request.POST or None)
+    token, invitation = _invitation(request)
+    if invitation is not None:
+        # Where the invitation's link leads, should the visitor sign up with another address.
+        next_url = next_url or invitation.url
+    # Pre-filled from the invitation the token names: the address never travels in a URL.
+    form = SignupForm(request.POST or None, initial={"email": invitation.email} if invitation else None)
     if request.method == "POST" and form.is_valid():
         try:
             user = user_signup(
@@ -54,18 +77,44 @@ def signup(request):
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password"],
                 next_url=next_url,
+                invitation_token=token,
             )
         except ApplicationError as exc:
             form.add_service_error(exc)
         else:
             login(request, user, backend=SIGN_IN_BACKEND)
-            sent = f"Welcome to Keel, {user.username}! We sent a verification link to {form.cleaned_data['email']}."
-            if settings.DEBUG and settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
-                # Development (`make run`): no mail leaves the machine; say where it went.
-                sent += " (Development: emails are not sent, they are printed in the terminal that runs the site.)"
-            messages.success(request, sent)
-            return redirect(next_url or settings.LOGIN_REDIRECT_URL)
-    return render(request, "accounts/signup.html", {"form": form, "next": next_url, "google_enabled": google_enabled()})
+            return _signed_up(request, user, next_url=next_url, token=token)
+    return render(
+        request,
+        "accounts/signup.html",
+        {
+            "form": form,
+            "next": next_url,
+            "invitation": invitation,
+            "invitation_token": token,
+            "links": _links(next_url=next_url, token=token),
+            "google_enabled": google_enabled(),
+        },
+    )
+
+
+def _signed_up(request, user, *, next_url: str, token: str):
+    address = user.email
+    if user_has_verified_email(user=user):
+        # Signed up from an invitation with the invited address: its link verified it, and the
+        # invitation is accepted at once (its own rules decide; a refusal leads to its page).
+        messages.success(request, f"Welcome to Keel, {user.username}! {address} is verified by your invitation.")
+        joined = signup_invitation_accept(token=token, user=user)
+        if joined is not None:
+            messages.success(request, joined.message)
+            return redirect(joined.url)
+        return redirect(next_url or settings.LOGIN_REDIRECT_URL)
+    sent = f"Welcome to Keel, {user.username}! We sent a verification link to {address}."
+    if settings.DEBUG and settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
+        # Development (`make run`): no mail leaves the machine; say where it went.
+        sent += " (Development: emails are not sent, they are printed in the terminal that runs the site.)"
+    messages.success(request, sent)
+    return redirect(next_url or settings.LOGIN_REDIRECT_URL)
 
 
 class SignInView(auth_views.LoginView):
@@ -73,14 +122,40 @@ class SignInView(auth_views.LoginView):
     authentication_form = SignInForm
     redirect_authenticated_user = True
 
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.invitation_token, self.invitation = _invitation(request)
+
+    def get_redirect_url(self):
+        # From an invitation: back to its page, where an account holding its address accepts.
+        return super().get_redirect_url() or (self.invitation.url if self.invitation else "")
+
+    def get_initial(self):
+        initial = super().get_initial()
+        if self.invitation is not None:
+            initial["username"] = self.invitation.email  # the form takes a verified email too
+        return initial
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["google_enabled"] = google_enabled()
+        context.update(
+            google_enabled=google_enabled(),
+            invitation=self.invitation,
+            invitation_token=self.invitation_token,
+            links=_links(next_url=self.get_redirect_url(), token=self.invitation_token),
+        )
         return context
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        _verify_reminder(self.request, form.get_user())
+        signed_in_message(self.request, form.get_user())
+        return response
+
+
+class SignOutView(auth_views.LogoutView):
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        messages.info(request, "You are signed out.")
         return response
 
 
@@ -131,9 +206,13 @@ def password_reset_confirm(request, uidb64, token):
     try:
         password_reset_check(uidb64=uidb64, token=token)
     except ApplicationError as exc:
-        return render(
-            request, "accounts/link_invalid.html", {"title": "Reset your password", "error": exc.detail}, status=400
-        )
+        context = {
+            "title": "Reset your password",
+            "error": exc.detail,
+            "retry_url": reverse("accounts:password_reset"),
+            "retry_label": "Send a new link",
+        }
+        return render(request, "accounts/link_invalid.html", context, status=400)
     form = PasswordResetConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

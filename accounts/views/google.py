@@ -15,6 +15,7 @@ from joserfc.errors import JoseError
 from accounts.forms import SignInForm
 from accounts.oidc import google_client, google_enabled
 from accounts.services import google_sign_in
+from accounts.views.auth import signed_in_message
 from accounts.views.common import SIGN_IN_BACKEND, safe_next
 from core.errors import ApplicationError
 
@@ -67,4 +68,6 @@ def google_callback(request):
     login(request, user, backend=SIGN_IN_BACKEND)
     if created:
         messages.success(request, f"Welcome to Keel, {user.username}!")
+    else:
+        signed_in_message(request, user)
     return redirect(next_url or settings.LOGIN_REDIRECT_URL)

@@ -3,6 +3,7 @@
 from organizations.services.departures import tenants_account_delete, tenants_account_delete_notices
 from organizations.services.invitations import (
     invitation_accept,
+    invitation_accept_after_signup,
     invitation_create,
     invitation_resend,
     invitation_revoke,
@@ -30,6 +31,7 @@ from organizations.services.tenants import (
 __all__ = [
     "RESERVED_SLUGS",
     "invitation_accept",
+    "invitation_accept_after_signup",
     "invitation_create",
     "invitation_resend",
     "invitation_revoke",

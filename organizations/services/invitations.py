@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from accounts.emails import email_send
 from accounts.models import User
+from accounts.services import InvitationJoined
 from accounts.services.users import email_address_clean
 from core.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from core.locks import lock_row
@@ -211,6 +212,17 @@ def invitation_accept(*, token: str, user: User) -> TenantMember:
     member.tenant = invitation.tenant
     logger.info("invitation accepted: invitation=%s tenant=%s", invitation.pk, invitation.tenant_id)
     return member
+
+
+def invitation_accept_after_signup(*, token: str, user: User) -> InvitationJoined:
+    """settings.KEEL_INVITATION_ACCEPT_HOOK: join right after signing up from the link with the
+    invited address (which the link's token verified). The same acceptance, and the same rules,
+    as the invitation page's button; a refusal raises as there."""
+    member = invitation_accept(token=token, user=user)
+    return InvitationJoined(
+        url=reverse("organizations:overview", kwargs={"slug": member.tenant.slug}),
+        message=f"Welcome to “{member.tenant.name}”.",
+    )
 
 
 def invitations_expire(*, now: int | None = None) -> list[TenantInvitation]:

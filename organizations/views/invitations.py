@@ -108,12 +108,16 @@ def invitation_accept(request, token):
             messages.success(request, f"Welcome to “{member.tenant.name}”.")
             return redirect("organizations:overview", slug=member.tenant.slug)
     here = request.get_full_path()
+    # The sign-in and sign-up pages come back here (`next`), and look the invitation up by its
+    # token to pre-fill its address: the address itself never goes into a URL (access logs).
+    links = urlencode({"next": here, "invitation": token})
     context = {
         "state": check.state,
         "invitation": check.invitation,
+        "terms": selectors.invitation_terms(check.invitation) if check.invitation else "",
         "masked_email": _mask(check.invitation.email) if check.invitation else "",
-        "login_url": f"{settings.LOGIN_URL}?{urlencode({'next': here})}",
-        "signup_url": f"{_signup_url()}?{urlencode({'next': here})}",
+        "login_url": f"{settings.LOGIN_URL}?{links}",
+        "signup_url": f"{_signup_url()}?{links}",
         "tenant_slug": check.invitation.tenant.slug if check.invitation else "",
     }
     status = 404 if check.state == InvitationState.INVALID else 200

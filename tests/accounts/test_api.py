@@ -87,6 +87,21 @@ def test_patch_me_refuses_bad_input_with_a_code_and_writes_nothing(api, member, 
     assert (member.username, member.last_name, member.avatar_url) == ("ada", "Lovelace", "")
 
 
+def test_patch_me_reports_every_refused_field_at_once(api, member):
+    factories.UserFactory(username="babbage")
+
+    body = error(
+        api.patch(ME, {"username": "Babbage", "avatar_url": "ftp://x.example/a.png"}, content_type="application/json"),
+        400,
+        "username_taken",
+    )
+
+    assert set(body["errors"]) == {"username", "avatar_url"}
+    assert body["errors"]["username"] == ["This username is already taken."]
+    member.refresh_from_db()
+    assert (member.username, member.avatar_url) == ("ada", "")
+
+
 def test_list_and_add_emails(api, member, mailoutbox):
     created = api.post(EMAILS, {"email": "Work@Example.com"}, content_type="application/json")
 

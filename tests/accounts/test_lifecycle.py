@@ -39,6 +39,10 @@ def whoami(client):
 
 
 def test_deleting_asks_for_the_password(signed_in, member):
+    page = signed_in.get(DELETE).content.decode()
+    assert 'class="card danger-zone"' in page and 'autocomplete="current-password"' in page
+    assert page.count("data-confirm=") == 1  # and, without JavaScript, the typed password alone
+
     response = signed_in.post(DELETE, {"password": "not my password"})
     assert "Your password is incorrect." in response.context["form"].errors["password"]
     member.refresh_from_db()
@@ -55,6 +59,7 @@ def test_delete_anonymises_signs_out_everywhere_and_frees_the_addresses(client, 
     response = client.post(DELETE, {"password": factories.DEFAULT_PASSWORD})
 
     assert response.status_code == 302
+    assert "Your account has been deleted." in client.get(response["Location"]).content.decode()
     member.refresh_from_db()
     assert member.username.startswith("deleted-") and len(member.username) == len("deleted-") + 32
     assert (member.first_name, member.last_name, member.avatar_url) == ("", "", "")

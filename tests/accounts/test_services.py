@@ -120,6 +120,54 @@ def test_signup_allows_an_address_another_account_holds_unverified():
     assert user.pk != other.pk
 
 
+def test_signup_refuses_every_broken_rule_at_once():
+    factories.UserFactory(username="grace", email="taken@example.com")
+
+    error = refused("username_taken", signup, email="taken@example.com", password="short-pw")
+
+    assert [(e.field, e.code) for e in error.errors] == [
+        ("username", "username_taken"),
+        ("email", "email_taken"),
+        ("password", "weak_password"),
+    ]
+    assert selectors.signup_invitation_get(token="") is None
+
+
+def invited(*, token):
+    """A stand-in for KEEL_INVITATION_LOOKUP_HOOK: one pending invitation, to grace@example.com."""
+    if token != "the-token":
+        return None
+    return selectors.SignupInvitation(
+        email="grace@example.com", organization="Acme", inviter="Olivia", terms="as a member", url="/invitations/x/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("token", "email", "verified"),
+    [
+        ("the-token", "Grace@Example.com", True),  # the invited address, however it is typed
+        ("the-token", "grace.home@example.com", False),  # another address: the token proves nothing of it
+        ("another-token", "grace@example.com", False),  # no such (pending) invitation
+        ("", "grace@example.com", False),
+    ],
+)
+def test_an_invitation_token_verifies_the_invited_address_only(settings, mailoutbox, committed, token, email, verified):
+    settings.KEEL_INVITATION_LOOKUP_HOOK = "tests.accounts.test_services.invited"
+
+    with committed():
+        user = signup(email=email, invitation_token=token)
+
+    assert user.emails.get().verified is verified
+    assert [m.to for m in mailoutbox] == ([] if verified else [[email.lower()]])  # a link only if still to verify
+
+
+def test_without_a_lookup_hook_a_token_verifies_nothing(settings):
+    settings.KEEL_INVITATION_LOOKUP_HOOK = ""
+
+    assert not signup(invitation_token="the-token").emails.get().verified
+    assert services.signup_invitation_accept(token="the-token", user=User.objects.get()) is None
+
+
 # --- addresses ------------------------------------------------------------------------
 
 

@@ -110,6 +110,19 @@ def test_resend_make_primary_and_remove_from_the_page(signed_in, member, mailout
     assert sorted(member.emails.values_list("email", flat=True)) == ["ada@example.com", "work@example.com"]
 
 
+def test_the_emails_page_asks_before_removing_and_names_each_state(signed_in, member):
+    factories.UserEmailFactory(user=member, email="pending@example.com", verified=False)
+
+    page = signed_in.get(EMAILS).content.decode()
+
+    # One confirmation (keel.js opens it) per removable address: the primary has no Remove.
+    assert page.count("data-confirm=") == 1
+    assert 'data-confirm="Remove pending@example.com from your account?' in page
+    assert 'aria-label="Remove pending@example.com"' in page
+    assert ">Primary<" in page and ">Verified<" in page and ">Not verified<" in page
+    assert '<a href="/accounts/emails/" aria-current="page">Emails</a>' in page
+
+
 def test_the_last_address_cannot_be_removed(signed_in, member):
     only = member.emails.get()
     response = signed_in.post(reverse("accounts:email_remove", args=[only.pk]), follow=True)
@@ -143,7 +156,9 @@ def test_emails_page_query_count_does_not_grow_with_addresses(signed_in, member,
         factories.UserEmailFactory(user=member, email=f"a{n}@example.com", verified=n % 2 == 0)
     with django_assert_max_num_queries(5):  # session, user, emails, the nav's organizations (+1 spare)
         response = signed_in.get(EMAILS)
-    assert response.content.decode().count("<tr>") == 11  # header + 10 addresses
+    page = response.content.decode()
+    assert page.count('<article class="card">') == 10  # one card per address
+    assert "the most it can" in page and 'action="/accounts/emails/"' not in page  # at the cap: no add form
 
 
 # --- profile -------------------------------------------------------------------------------
@@ -175,6 +190,31 @@ def test_profile_refuses_a_taken_username_on_the_field(signed_in, member):
     assert "This username is already taken." in response.context["form"].errors["username"]
     member.refresh_from_db()
     assert (member.username, member.first_name) == ("ada", "Ada")
+
+
+def test_a_refused_profile_keeps_what_was_typed_and_shows_every_error_at_once(signed_in, member):
+    factories.UserFactory(username="babbage")
+
+    response = signed_in.post(
+        reverse("accounts:profile"),
+        {
+            "username": "Babbage",
+            "first_name": "Augusta",
+            "last_name": "x" * 300,
+            "avatar_url": "ftp://files.example/a.png",
+        },
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert set(response.context["form"].errors) == {"username", "last_name", "avatar_url"}
+    for message in ["This username is already taken.", "at most 255 characters", "Enter a full http(s) URL"]:
+        assert message in page
+    for typed in ['value="Babbage"', 'value="Augusta"', 'value="ftp://files.example/a.png"']:
+        assert typed in page
+    member.refresh_from_db()
+    assert (member.username, member.first_name, member.avatar_url) == ("ada", "Ada", "")
+    assert 'title="Your account: ada"' in page  # the nav still names the account as it is
 
 
 def test_avatar_upload_is_stored_through_the_storage_api(signed_in, member, settings, tmp_path):

@@ -1,5 +1,7 @@
 """Sign-up, sign-in, sign-out, password change and reset, through real HTTP requests."""
 
+import re
+
 import pytest
 from axes.models import AccessAttempt
 from django.test import Client
@@ -38,6 +40,19 @@ def test_signup_page_has_csrf_and_no_google_button_without_settings(client):
     assert "Google" not in page
 
 
+def test_sign_up_in_and_reset_forms_help_browsers_and_password_managers(client):
+    signup = client.get(SIGNUP).content.decode()
+    for attribute in ['autocomplete="username"', 'autocomplete="email"', 'autocomplete="new-password"']:
+        assert attribute in signup
+    assert re.search(r'<input[^>]*name="username"[^>]*autofocus', signup)
+    login = client.get(LOGIN).content.decode()
+    assert 'autocomplete="current-password"' in login
+    assert re.search(r'<input[^>]*name="username"[^>]*autofocus', login)
+    assert reverse("accounts:password_reset") in login and SIGNUP in login
+    reset = client.get(RESET).content.decode()
+    assert re.search(r'<input[^>]*name="email"[^>]*autocomplete="email"[^>]*autofocus', reset)
+
+
 def test_signup_signs_in_and_asks_to_verify(client, mailoutbox):
     response = sign_up(client)
 
@@ -68,6 +83,28 @@ def test_signup_shows_bad_input_on_its_field_and_writes_nothing(client, field, v
     assert message in str(response.context["form"].errors[field])
     assert not User.objects.filter(username="grace").exists()
     assert whoami(client).status_code == 401
+
+
+def test_a_refused_signup_keeps_what_was_typed_and_shows_every_error_at_once(client):
+    factories.UserFactory(username="taken", email="taken@example.com")
+
+    # A rule (taken username) beside a malformed field (the address) and a weak password.
+    response = sign_up(client, username="Taken", email="not an address", password="short")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    for message in ["This username is already taken.", "Enter a valid email address.", "This password is too short."]:
+        assert message in page
+    assert set(response.context["form"].errors) == {"username", "email", "password"}
+    assert 'value="Taken"' in page and 'value="not an address"' in page
+    assert "short" not in page.split('name="password"')[1].split(">")[0]  # a password is never sent back
+    assert page.count('aria-invalid="true"') == 3
+    assert User.objects.count() == 1
+
+    # Two rules at once, each on its field (the service checks every one before it refuses).
+    both = sign_up(client, username="Taken", email="TAKEN@example.com")
+    assert "This username is already taken." in both.context["form"].errors["username"]
+    assert "already in use by another account" in str(both.context["form"].errors["email"])
 
 
 def test_signup_honours_a_safe_next_and_ignores_an_unsafe_one(client):
@@ -140,6 +177,14 @@ def test_sign_in_follows_a_safe_next_only(client, member):
     client.logout()
     evil = client.post(LOGIN, {"username": "ada", "password": factories.DEFAULT_PASSWORD, "next": "//evil.example/x"})
     assert evil["Location"] == "/"
+
+
+def test_signing_in_and_out_each_say_so(client, member):
+    signed = sign_in(client, "ada", follow=True)
+    assert "Welcome back, Ada." in signed.content.decode()
+
+    out = client.post(reverse("accounts:logout"), follow=True)
+    assert "You are signed out." in out.content.decode()
 
 
 def test_sign_out_is_a_post_and_ends_the_session(signed_in):
@@ -229,6 +274,14 @@ def test_password_change_shows_errors_on_the_fields(signed_in, member):
     assert member.check_password(factories.DEFAULT_PASSWORD)
 
 
+def test_a_wrong_current_password_and_a_weak_new_one_are_both_reported(signed_in, member):
+    response = signed_in.post(reverse("accounts:password_change"), {"old_password": "not it", "new_password": "ada"})
+
+    errors = response.context["form"].errors
+    assert "Your current password is incorrect." in errors["old_password"]
+    assert "This password is too short" in str(errors["new_password"])
+
+
 # --- password reset ---------------------------------------------------------------------
 
 
@@ -271,6 +324,7 @@ def test_reset_link_expires(client, member, mailoutbox, settings):
 
     assert response.status_code == 400
     assert "expired" in response.content.decode()
+    assert f'href="{RESET}">Send a new link' in response.content.decode()
 
 
 def test_reset_with_a_tampered_token_or_a_weak_password_writes_nothing(client, member, mailoutbox):

@@ -27,3 +27,21 @@ def test_a_hook_that_does_not_import_fails_the_check_at_start():
 @override_settings(KEEL_MEMBERSHIP_END_HOOKS=["organizations.models.UNLIMITED"], KEEL_TENANT_DELETE_HOOKS="a.b")
 def test_a_hook_that_is_not_callable_or_a_list_that_is_a_string_fails_too():
     assert sorted(e.id for e in keel_hooks()) == ["keel.E001", "keel.E003"]
+
+
+@override_settings(
+    KEEL_INVITATION_LOOKUP_HOOK="organizations.selectors.nope",
+    KEEL_INVITATION_ACCEPT_HOOK=["organizations.services.invitation_accept_after_signup"],
+)
+def test_a_single_hook_setting_is_one_importable_path():
+    errors = keel_hooks()
+
+    assert sorted((e.id, e.msg.split(" ")[0]) for e in errors) == [
+        ("keel.E002", "KEEL_INVITATION_LOOKUP_HOOK"),
+        ("keel.E004", "KEEL_INVITATION_ACCEPT_HOOK"),
+    ]
+
+
+@override_settings(KEEL_INVITATION_LOOKUP_HOOK="", KEEL_INVITATION_ACCEPT_HOOK=None)
+def test_an_empty_single_hook_is_turned_off_not_an_error():
+    assert keel_hooks() == []
