@@ -6,11 +6,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from billing import webhook_view
 from core import views as core_views
+from organizations.views import tenants as tenant_views
 
 urlpatterns = [
     # The API first: Django tries the patterns in order, and the API is what is called most.
     path("api/v1/", include("config.api_urls")),
-    path("", core_views.home, name="home"),
+    # Signed in: to the current organization's dashboard; otherwise the landing page (core_views.home).
+    path("", tenant_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -21,7 +23,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     # /orgs/ (list, create, switch), /o/<slug>/... (one organization), /invitations/accept/<token>/
     path("", include("organizations.urls")),
-    # /o/<slug>/credits/ (usage) and /o/<slug>/api-keys/
+    # /o/<slug>/ (the organization's dashboard), /o/<slug>/credits/ (usage) and /o/<slug>/api-keys/
     path("o/<slug:slug>/", include("credits.urls")),
     # /pricing/ and /o/<slug>/billing/... (plan, invoices, checkout's way back)
     path("", include("billing.urls")),

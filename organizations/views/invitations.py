@@ -106,7 +106,7 @@ def invitation_accept(request, token):
         else:
             request.session[SESSION_KEY] = str(member.tenant_id)
             messages.success(request, f"Welcome to “{member.tenant.name}”.")
-            return redirect("organizations:overview", slug=member.tenant.slug)
+            return redirect("credits:dashboard", slug=member.tenant.slug)
     here = request.get_full_path()
     context = {
         "state": check.state,

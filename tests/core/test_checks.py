@@ -27,3 +27,10 @@ def test_a_hook_that_does_not_import_fails_the_check_at_start():
 @override_settings(KEEL_MEMBERSHIP_END_HOOKS=["organizations.models.UNLIMITED"], KEEL_TENANT_DELETE_HOOKS="a.b")
 def test_a_hook_that_is_not_callable_or_a_list_that_is_a_string_fails_too():
     assert sorted(e.id for e in keel_hooks()) == ["keel.E001", "keel.E003"]
+
+
+@override_settings(KEEL_DASHBOARD_PANELS=["billing.dashboard.plan_panel", "billing.dashboard.nope"])
+def test_dashboard_panels_are_checked_like_hooks():
+    errors = keel_hooks()
+
+    assert [(e.id, "KEEL_DASHBOARD_PANELS" in e.msg) for e in errors] == [("keel.E002", True)]
