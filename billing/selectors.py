@@ -109,6 +109,17 @@ def tenant_plan(tenant: Tenant) -> TenantPlan:
     return TenantPlan(kind=TenantPlanKind.FREE, plan_id=FREE_PLAN_ID, status=SubscriptionStatus.ACTIVE)
 
 
+def plan_name(plan: TenantPlan) -> str:
+    """What people call the plan: its product's name when the price is synced, else its plan id."""
+    if plan.kind == TenantPlanKind.FREE:
+        return "Free plan"
+    name = None
+    if plan.provider_price_id:
+        prices = Price.objects.filter(provider="stripe", provider_price_id=plan.provider_price_id)
+        name = prices.values_list("product_name", flat=True).first()
+    return name or plan.plan_id.replace("-", " ").title()
+
+
 def tenant_has_lifetime(tenant: Tenant) -> bool:
     return Lifetime.objects.filter(tenant=tenant, refunded_at__isnull=True).exists()
 

@@ -33,13 +33,13 @@ from billing.services.checkout import (
 )
 from billing.services.fulfilment import Unattributable, is_missing
 from billing.stripe_api import client
-from core import views as core_views
 from core.errors import ApplicationError, PermissionDenied
 from core.time import ms_to_datetime
 from credits.models import Credit
 from credits.selectors import credits_summary
 from organizations.models import Permission
 from organizations.tenancy import member_can
+from organizations.views import tenants as tenant_views
 from organizations.views.common import tenant_page
 
 logger = logging.getLogger("keel.billing")
@@ -77,7 +77,7 @@ def pricing(request):
 def landing(request):
     """`/`: what Keel does and its plans for a visitor; a signed-in user's dashboard."""
     if request.user.is_authenticated:
-        return core_views.home(request)
+        return tenant_views.home(request)
     return render(request, "billing/landing.html", _catalogue_context(request))
 
 

@@ -252,6 +252,13 @@ KEEL_MEMBERSHIP_END_HOOKS: list[str] = [
     "credits.services.api_keys_revoke_for_member",
 ]
 
+# The organization dashboard (/o/<slug>/, in credits) shows these panels after its own, each
+# `panel(*, member) -> {"template": ..., "context": {...}} | None`: what apps above credits
+# (billing's plan and renewal) add to it without credits importing them.
+KEEL_DASHBOARD_PANELS: list[str] = [
+    "billing.dashboard.plan_panel",
+]
+
 # Credits
 FREE_PLAN_CREDITS = env.int("FREE_PLAN_CREDITS", default=100)
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)

@@ -22,7 +22,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     # /orgs/ (list, create, switch), /o/<slug>/... (one organization), /invitations/accept/<token>/
     path("", include("organizations.urls")),
-    # /o/<slug>/credits/ (usage) and /o/<slug>/api-keys/
+    # /o/<slug>/ (the organization's dashboard), /o/<slug>/credits/ (usage) and /o/<slug>/api-keys/
     path("o/<slug:slug>/", include("credits.urls")),
     # /pricing/ and /o/<slug>/billing/... (plan, invoices, checkout's way back)
     path("", include("billing.urls")),

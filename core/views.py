@@ -1,14 +1,9 @@
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.views import defaults
 
 from core.api import PayloadTooLarge, error_json, is_api_path
-
-
-def home(request):
-    return render(request, "core/home.html")
 
 
 def healthz(request):

@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 from django.db.models import F, QuerySet, Sum
 
-from core.time import now_ms
-from credits.models import ApiKey, Credit, CreditOverdraft, CreditTransaction
+from accounts.models import User
+from core.time import MS_PER_DAY, now_ms
+from credits.models import CONSUMPTION_TYPES, ApiKey, Credit, CreditOverdraft, CreditTransaction, utc_day
 from organizations.models import MemberRole, Tenant, TenantMember, TenantMemberCreditLimit
 
 
@@ -97,3 +98,69 @@ def tenant_api_keys(*, tenant: Tenant) -> QuerySet[ApiKey]:
 def credits_ledger_sum(*, tenant: Tenant) -> int:
     """The sum of the organization's ledger: remaining of all its grants minus its overdraft."""
     return CreditTransaction.objects.filter(tenant=tenant).aggregate(total=Sum("credits"))["total"] or 0
+
+
+# Dashboard reads (credits/views.py `dashboard`)
+
+
+@dataclass(frozen=True)
+class UsageWindow:
+    """`days` whole UTC days ending with today's: days are numbered `epoch ms // MS_PER_DAY`."""
+
+    first_day: int
+    days: int
+
+    @property
+    def start_ms(self) -> int:
+        return self.first_day * MS_PER_DAY
+
+    @property
+    def end_ms(self) -> int:
+        return (self.first_day + self.days) * MS_PER_DAY
+
+    @property
+    def day_numbers(self) -> range:
+        return range(self.first_day, self.first_day + self.days)
+
+
+def usage_window(*, days: int, at_ms: int | None = None) -> UsageWindow:
+    today = (at_ms if at_ms is not None else now_ms()) // MS_PER_DAY
+    return UsageWindow(first_day=today - days + 1, days=days)
+
+
+def credits_used_per_day(*, tenant: Tenant, window: UsageWindow, user=None) -> QuerySet:
+    """`(day, user_id, credits used)` for each UTC day and member with consumption in the window
+    (only `user`'s when given); days without any are absent. One aggregate query (a QuerySet:
+    iterating it again reads its cache), an index-only scan of `credit_tx_usage_idx` in its order:
+    the window is whole days, so it is asked for by day, the index's expression, not by
+    `created_at`."""
+    rows = (
+        CreditTransaction.objects.filter(tenant=tenant, type__in=CONSUMPTION_TYPES)
+        .annotate(day=utc_day())
+        .filter(day__gte=window.first_day, day__lt=window.first_day + window.days)
+    )
+    if user is not None:
+        rows = rows.filter(user=user)
+    # Ordered as the index is, so that PostgreSQL groups in that order as it reads (before 17 it
+    # takes the GROUP BY keys in the ORDER BY's order, not the index's).
+    return rows.values_list("day", "user_id").annotate(used=-Sum("credits")).order_by("day", "user_id")
+
+
+def user_labels(*, user_ids) -> dict:
+    """user id -> full name (or username), for the chart's legend."""
+    user_ids = list(user_ids)
+    if not user_ids:
+        return {}
+    users = User.objects.filter(pk__in=user_ids).only("username", "first_name", "last_name").order_by()
+    return {user.pk: user.get_full_name() for user in users}
+
+
+def credits_granted_since(*, tenant: Tenant, since_ms: int) -> int:
+    """Credits of the grants the organization received since `since_ms` (their size when granted)."""
+    granted = Credit.objects.filter(tenant=tenant, created_at__gte=since_ms).aggregate(total=Sum("total_credits"))
+    return granted["total"] or 0
+
+
+def tenant_has_api_keys(*, tenant: Tenant) -> bool:
+    """Whether the organization has a key that works (not revoked)."""
+    return ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True).exists()

@@ -1,4 +1,4 @@
-"""Credits pages: an organization's usage, and its API keys."""
+"""Credits pages: an organization's dashboard (/o/<slug>/), its usage, and its API keys."""
 
 import uuid
 
@@ -7,14 +7,17 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 
 from core.errors import ApplicationError
+from credits import dashboard as board
 from credits import selectors, services
 from credits.forms import ApiKeyForm, TransactionFilterForm
 from credits.models import ApiKey
 from organizations.models import Permission
+from organizations.selectors import tenant_members_list
 from organizations.tenancy import OwnerOnly, member_can, member_sees_all_usage
 from organizations.views.common import tenant_page
 
 TRANSACTIONS_PER_PAGE = 50
+DASHBOARD_TRANSACTIONS = 10
 
 
 def _parse_cursor(value: str | None) -> tuple[int, uuid.UUID] | None:
@@ -26,6 +29,52 @@ def _parse_cursor(value: str | None) -> tuple[int, uuid.UUID] | None:
         return int(created_at), uuid.UUID(row_id)
     except ValueError:
         return None
+
+
+@tenant_page(methods=("GET",))
+def dashboard(request, member):
+    """The organization's home: balance, the last 30 days of use, what happens next (expiry, the
+    plan's renewal through billing's panel), and what to do when something is missing. Its
+    queries do not grow with the ledger or the members (tests/credits/test_dashboard.py)."""
+    tenant = member.tenant
+    see_all = member_sees_all_usage(member)
+    can = {
+        "manage_billing": member_can(member, Permission.MANAGE_BILLING),
+        "manage_invitations": member_can(member, Permission.MANAGE_INVITATIONS),
+        "manage_api_keys": member_can(member, Permission.MANAGE_API_KEYS),
+        "manage_organization": member_can(member, OwnerOnly.MANAGE_ORGANIZATION),
+    }
+    summary = selectors.credits_summary(tenant=tenant, user=request.user)
+    window = selectors.usage_window(days=board.CHART_DAYS)
+    used = selectors.credits_used_per_day(tenant=tenant, window=window, user=None if see_all else request.user)
+    names = selectors.user_labels(user_ids={user_id for _, user_id, _ in used}) if see_all else {}
+    chart = board.usage_chart(used, window=window, names=names, viewer_id=request.user.pk)
+    granted = selectors.credits_granted_since(tenant=tenant, since_ms=window.start_ms)
+    expiring = [grant for grant in summary.grants if grant.expires_at is not None]
+    member_count = tenant_members_list(tenant=tenant).count()
+    recent = selectors.credit_transactions_for(tenant=tenant, user=None if see_all else request.user)
+    return render(
+        request,
+        "credits/dashboard.html",
+        {
+            "tenant": tenant,
+            "member": member,
+            "can": can,
+            "see_all": see_all,
+            "summary": summary,
+            "low_balance": summary.balance > 0
+            and board.balance_is_low(balance=summary.balance, granted_recently=granted),
+            "granted_recently": granted,
+            "chart": chart,
+            "chart_data": chart.as_json(),
+            "chart_days": board.CHART_DAYS,
+            "expires_next": min(expiring, key=lambda grant: grant.expires_at, default=None),
+            "transactions": list(recent[:DASHBOARD_TRANSACTIONS]),
+            "member_count": member_count,
+            "has_api_keys": selectors.tenant_has_api_keys(tenant=tenant) if can["manage_api_keys"] else None,
+            "panels": board.dashboard_panels(member=member),
+        },
+    )
 
 
 @tenant_page(methods=("GET",))

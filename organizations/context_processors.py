@@ -2,7 +2,7 @@
 
 from django.utils.functional import SimpleLazyObject
 
-from organizations.selectors import user_memberships_list
+from organizations.selectors import user_current_membership, user_memberships_list
 from organizations.tenancy import SESSION_KEY
 
 SWITCHER_SIZE = 20
@@ -11,12 +11,7 @@ SWITCHER_SIZE = 20
 def _navigation(request) -> dict:
     memberships = list(user_memberships_list(user=request.user)[:SWITCHER_SIZE])
     current_id = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
-    current = next((m for m in memberships if str(m.tenant_id) == current_id), None)
-    if current is None and current_id:
-        current = user_memberships_list(user=request.user, tenant_id=current_id).first()
-    if current is None and memberships:
-        # Nothing chosen yet (or it is gone): the personal organization, listed first.
-        current = memberships[0]
+    current = user_current_membership(user=request.user, tenant_id=current_id, listed=memberships)
     listed = [m.tenant for m in memberships]
     if current is not None and all(t.pk != current.tenant_id for t in listed):
         listed.insert(0, current.tenant)  # chosen, but beyond the first SWITCHER_SIZE

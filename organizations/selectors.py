@@ -29,6 +29,22 @@ def user_memberships_list(*, user, tenant_id=None) -> QuerySet[TenantMember]:
     return memberships.order_by("-tenant__is_default", "tenant__name", "tenant_id")
 
 
+def user_current_membership(*, user, tenant_id=None, listed: list[TenantMember] | None = None) -> TenantMember | None:
+    """The membership of the user's current organization: the one the session chose (`tenant_id`)
+    while the user is still in it and it is alive, else the first of `user_memberships_list` (the
+    personal organization); None for a user in no organization. `listed`: the head of
+    `user_memberships_list`, already loaded (the nav's switcher), looked through before asking."""
+    if tenant_id:
+        chosen = next((m for m in listed or () if str(m.tenant_id) == str(tenant_id)), None)
+        chosen = chosen or user_memberships_list(user=user, tenant_id=tenant_id).first()
+        if chosen is not None:
+            return chosen
+    # Nothing chosen yet (or it is gone): the personal organization, listed first.
+    if listed is not None:
+        return listed[0] if listed else None
+    return user_memberships_list(user=user).first()
+
+
 def tenant_members_list(*, tenant: Tenant) -> QuerySet[TenantMember]:
     """Members with their primary email, credit limit and credits used: one query whatever their number."""
     limits = TenantMemberCreditLimit.objects.filter(tenant_id=OuterRef("tenant_id"), user_id=OuterRef("user_id"))

@@ -1,4 +1,5 @@
-"""Organization pages: /orgs/ (yours, create, switch), /o/<slug>/... (one organization), invitation links."""
+"""Organization pages: /orgs/ (yours, create, switch), /o/<slug>/... (one organization; its dashboard,
+/o/<slug>/ itself, is credits'), invitation links."""
 
 from django.urls import path
 
@@ -10,7 +11,6 @@ urlpatterns = [
     path("orgs/", tenants.org_list, name="list"),
     path("orgs/new/", tenants.org_create, name="create"),
     path("orgs/switch/", tenants.org_switch, name="switch"),
-    path("o/<slug:slug>/", tenants.org_overview, name="overview"),
     path("o/<slug:slug>/settings/", tenants.org_settings, name="settings"),
     path("o/<slug:slug>/delete/", tenants.org_delete, name="delete"),
     path("o/<slug:slug>/transfer/", tenants.org_transfer, name="transfer"),

@@ -220,7 +220,7 @@ def invitation_accept_after_signup(*, token: str, user: User) -> InvitationJoine
     as the invitation page's button; a refusal raises as there."""
     member = invitation_accept(token=token, user=user)
     return InvitationJoined(
-        url=reverse("organizations:overview", kwargs={"slug": member.tenant.slug}),
+        url=reverse("credits:dashboard", kwargs={"slug": member.tenant.slug}),
         message=f"Welcome to “{member.tenant.name}”.",
     )
 

@@ -106,7 +106,7 @@ def invitation_accept(request, token):
         else:
             request.session[SESSION_KEY] = str(member.tenant_id)
             messages.success(request, f"Welcome to “{member.tenant.name}”.")
-            return redirect("organizations:overview", slug=member.tenant.slug)
+            return redirect("credits:dashboard", slug=member.tenant.slug)
     here = request.get_full_path()
     # The sign-in and sign-up pages come back here (`next`), and look the invitation up by its
     # token to pre-fill its address: the address itself never goes into a URL (access logs).

@@ -9,9 +9,18 @@ from core.errors import ApplicationError
 from core.forms import form_error
 from organizations import selectors, services
 from organizations.forms import DeleteForm, OrganizationForm, OrganizationSettingsForm, TransferForm
-from organizations.models import MemberRole, Permission
-from organizations.tenancy import SESSION_KEY, OwnerOnly, member_can
+from organizations.models import MemberRole
+from organizations.tenancy import SESSION_KEY, OwnerOnly
 from organizations.views.common import tenant_page
+
+
+def home(request):
+    """A signed-in user's `/` (billing's landing page calls it): their current organization's
+    dashboard (the one the nav shows as current), or the list of organizations if they are in none."""
+    current = selectors.user_current_membership(user=request.user, tenant_id=request.session.get(SESSION_KEY))
+    if current is None:
+        return redirect("organizations:list")
+    return redirect("credits:dashboard", slug=current.tenant.slug)
 
 
 @login_required
@@ -36,7 +45,7 @@ def org_create(request):
         else:
             request.session[SESSION_KEY] = str(tenant.pk)
             messages.success(request, f"“{tenant.name}” is ready.")
-            return redirect("organizations:overview", slug=tenant.slug)
+            return redirect("credits:dashboard", slug=tenant.slug)
     return render(request, "organizations/create.html", {"form": form})
 
 
@@ -53,33 +62,8 @@ def org_switch(request):
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) or "/o/" in target:
         # Pages of the previous organization are not pages of this one.
-        target = reverse("organizations:overview", kwargs={"slug": membership.tenant.slug})
+        target = reverse("credits:dashboard", kwargs={"slug": membership.tenant.slug})
     return redirect(target)
-
-
-@tenant_page(methods=("GET",))
-def org_overview(request, member):
-    members = selectors.tenant_members_list(tenant=member.tenant)
-    return render(
-        request,
-        "organizations/overview.html",
-        {
-            "member": member,
-            "tenant": member.tenant,
-            "member_count": members.count(),
-            "can": _capabilities(member),
-        },
-    )
-
-
-def _capabilities(member) -> dict[str, bool]:
-    return {
-        "manage_organization": member_can(member, OwnerOnly.MANAGE_ORGANIZATION),
-        "manage_members": member_can(member, Permission.MANAGE_MEMBERS),
-        "manage_invitations": member_can(member, Permission.MANAGE_INVITATIONS),
-        "manage_credit_limits": member_can(member, OwnerOnly.MANAGE_CREDIT_LIMITS),
-        "view_all_usage": member_can(member, Permission.VIEW_ALL_USAGE),
-    }
 
 
 def _settings_page(request, member, *, form=None, delete_form=None, transfer_form=None, status=200):
@@ -162,7 +146,7 @@ def org_leave(request, member):
         services.member_leave(member=member)
     except ApplicationError as error:
         messages.error(request, error.detail)
-        return redirect("organizations:overview", slug=member.tenant.slug)
+        return redirect("credits:dashboard", slug=member.tenant.slug)
     if request.session.get(SESSION_KEY) == str(member.tenant_id):
         del request.session[SESSION_KEY]
     messages.success(request, f"You left “{member.tenant.name}”.")

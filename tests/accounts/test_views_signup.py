@@ -197,7 +197,7 @@ def test_the_nav_offers_sign_in_and_up_or_the_account_and_sign_out(client, membe
     anonymous = client.get("/").content.decode()
     assert reverse("accounts:login") in anonymous and reverse("accounts:signup") in anonymous
     client.force_login(member)
-    signed = client.get("/").content.decode()
+    signed = client.get("/", follow=True).content.decode()
     assert reverse("accounts:profile") in signed and reverse("accounts:logout") in signed
 
 

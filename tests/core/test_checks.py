@@ -45,3 +45,10 @@ def test_a_single_hook_setting_is_one_importable_path():
 @override_settings(KEEL_INVITATION_LOOKUP_HOOK="", KEEL_INVITATION_ACCEPT_HOOK=None)
 def test_an_empty_single_hook_is_turned_off_not_an_error():
     assert keel_hooks() == []
+
+
+@override_settings(KEEL_DASHBOARD_PANELS=["billing.dashboard.plan_panel", "billing.dashboard.nope"])
+def test_dashboard_panels_are_checked_like_hooks():
+    errors = keel_hooks()
+
+    assert [(e.id, "KEEL_DASHBOARD_PANELS" in e.msg) for e in errors] == [("keel.E002", True)]

@@ -41,9 +41,13 @@ def test_seed_demo_is_rerunnable_and_prints_the_password():
 
 
 @pytest.mark.django_db
-def test_home_page_leads_a_signed_in_user_to_their_organization(client, tenant):
+def test_home_page_sends_a_signed_in_user_to_their_organization_dashboard(client, tenant):
     client.force_login(tenant.owner)
-    page = client.get("/").content.decode()
+
+    response = client.get("/")
+
+    assert response.status_code == 302 and response["Location"] == f"/o/{tenant.slug}/"
+    page = client.get(response["Location"]).content.decode()
     assert f"/o/{tenant.slug}/credits/" in page
     assert tenant.name in page
 

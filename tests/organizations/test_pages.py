@@ -43,8 +43,8 @@ def test_create_with_generated_slug_makes_it_current(as_owner, owner):
     assert response["Location"] == "/o/rocket-science/"
     assert membership(tenant, owner).role == "owner"
     assert as_owner.session[SESSION_KEY] == str(tenant.pk)
-    # The current organization is shown on every page, here the home page.
-    home = text(as_owner.get("/"))
+    # The current organization is shown on every page, here its dashboard, where `/` leads.
+    home = text(as_owner.get("/", follow=True))
     selected = r'<option value="rocket-science[^"]*" title="Rocket Science" selected>Rocket Science</option>'
     assert re.search(selected, home)
 
@@ -72,7 +72,8 @@ def test_switch_changes_the_current_organization(as_owner, owner):
 
     assert response.status_code == 302 and response["Location"] == "/"
     assert as_owner.session[SESSION_KEY] == str(other.pk)
-    assert '<option value="second" title="Second Org" selected>Second Org</option>' in text(as_owner.get("/"))
+    dashboard = text(as_owner.get("/", follow=True))
+    assert '<option value="second" title="Second Org" selected>Second Org</option>' in dashboard
 
 
 def test_switching_to_a_foreign_organization_changes_nothing(as_owner, org, outsider):

@@ -79,7 +79,7 @@ def test_the_personal_organization_is_current_until_another_is_chosen(client, ow
     personal = services.tenant_create_default(user=owner)
     client.force_login(owner)
 
-    page = client.get("/").content.decode()
+    page = client.get("/", follow=True).content.decode()
 
     option = f'<option value="{personal.slug}" title="{personal.name}" selected>{personal.name}</option>'
     assert option in page.replace("&#x27;", "'")
@@ -89,7 +89,7 @@ def test_a_user_without_organizations_sees_no_switcher(client):
     loner = factories.UserFactory()
     client.force_login(loner)
 
-    page = client.get("/").content.decode()
+    page = client.get("/", follow=True).content.decode()
 
     assert 'class="org-switcher"' not in page
     assert 'href="/orgs/"' in page
