@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # Runs a command with DATABASE_URL set: the local server, started for it and stopped after.
 WITH_DB := $(BIN)/python -m config.localdb --
 
-.PHONY: run test screenshots install install-dev lint sandbox bench bench-webhooks clean _run
+.PHONY: run test screenshots install install-dev lint sandbox bench bench-webhooks bench-dashboard clean _run
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench: install-dev
 # The webhooks benchmark: Keel's receivers against dj-stripe alone (docs/performance.md).
 bench-webhooks: install-dev
 	$(BIN)/python bench/webhooks.py --write-docs
+
+# The organization dashboard with 100,000 transactions against the sign-in page (docs/performance.md).
+bench-dashboard: install-dev
+	$(BIN)/python bench/dashboard.py --write-docs
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -61,9 +61,10 @@ class UsageChart:
         peak = max(totals, default=0)
         return (self.days[totals.index(peak)], peak) if peak else None
 
-    def rows(self) -> list[tuple[dt.date, int]]:
-        """Per day: the date and the credits used (the table beside the chart)."""
-        return list(zip(self.days, self.totals, strict=True))
+    def rows(self) -> list[tuple[str, int]]:
+        """Per day: the date (ISO, formatted here: 30 `|date` filters cost more than the rest of
+        the table) and the credits used, for the table beside the chart."""
+        return [(day.isoformat(), total) for day, total in zip(self.days, self.totals, strict=True)]
 
     def as_json(self) -> dict:
         """What `static/js/dashboard.js` draws (through `json_script`)."""
