@@ -26,7 +26,6 @@ import datetime as dt
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,55 +40,14 @@ os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
 import django  # noqa: E402
 import psycopg  # noqa: E402
 
+from bench.databases import create_from, ensure_postgres, migrated_template, use_database  # noqa: E402
+
 DOCS = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:dashboard:start -->", "<!-- bench:dashboard:end -->"
 SLUG = "bench"
 MEMBERS = 20
 OTHER_ORGS, OTHER_ROWS = 50, 2_000
 HISTORY_DAYS = 60
-
-
-def ensure_postgres() -> None:
-    if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode != 0:
-        cluster = os.listdir("/etc/postgresql")[0]
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "start"], check=True)
-
-
-def admin() -> psycopg.Connection:
-    return psycopg.connect("postgres://root@127.0.0.1:5432/postgres", autocommit=True)
-
-
-def create_from(name: str, template: str | None) -> None:
-    from django.db import connections
-
-    connections.close_all()  # a template must have no sessions
-    with admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-
-
-def use_database(name: str) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    connections.settings["default"]["NAME"] = name
-    connections["default"].settings_dict["NAME"] = name
-
-
-def migrated_template() -> str:
-    """A migrated empty database, made once and kept (dj-stripe's migrations take a minute); a
-    template from before a newer migration of Keel's is migrated forward."""
-    from django.core.management import call_command
-
-    name = f"{DB}_migrated"
-    with admin() as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-    if not exists:
-        create_from(name, None)
-    use_database(name)
-    print(f"migrating {name} (about a minute the first time) ...", flush=True)
-    call_command("migrate", verbosity=0)
-    return name
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -347,7 +305,7 @@ def main() -> None:
 
         data = {"tenant": Tenant.objects.get(slug=SLUG), "owner": User.objects.get(username="bench-owner")}
     else:
-        create_from(DB, migrated_template())
+        create_from(DB, migrated_template(DB))
         use_database(DB)
         started = time.monotonic()
         data = load(args.transactions)

@@ -38,45 +38,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
 
 import django  # noqa: E402
-import psycopg  # noqa: E402
+
+from bench.databases import create_from, migrated_template, use_database  # noqa: E402
 
 DOCS = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:webhooks:start -->", "<!-- bench:webhooks:end -->"
-
-
-def admin() -> psycopg.Connection:
-    return psycopg.connect("postgres://root@127.0.0.1:5432/postgres", autocommit=True)
-
-
-def create_from(name: str, template: str | None) -> None:
-    from django.db import connections
-
-    connections.close_all()  # a template must have no sessions
-    with admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-
-
-def use_database(name: str) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    connections.settings["default"]["NAME"] = name
-    connections["default"].settings_dict["NAME"] = name
-
-
-def migrated_template() -> str:
-    """A migrated empty database, made once and kept (dj-stripe's migrations take a minute)."""
-    from django.core.management import call_command
-
-    name = f"{DB}_migrated"
-    with admin() as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-    if not exists:
-        create_from(name, None)
-        use_database(name)
-        call_command("migrate", verbosity=0)
-    return name
 
 
 def record(events_wanted: int, sandbox):
@@ -157,7 +123,7 @@ def main() -> None:
     from stripe_sandbox import StripeSandbox
     from stripe_sandbox.testing import TEST_API_KEY, stripe_pointed_at
 
-    template = migrated_template()
+    template = migrated_template(DB)
     work, recorded = f"{DB}_work", f"{DB}_recorded"
     create_from(work, template)
     use_database(work)
