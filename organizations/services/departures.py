@@ -8,6 +8,7 @@ transaction). Both walk the same plan, so what the user is told is what happens.
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 
 from accounts.models import User
 from core.locks import lock_rows
@@ -25,28 +26,37 @@ class Departure:
 
 
 def _plan(user: User) -> list[Departure]:
+    """What deleting `user` does to each of their organizations, in three queries whatever their
+    number: the memberships with whether another owner stays and who would take over, then the
+    successors."""
+    others = TenantMember.objects.filter(tenant=OuterRef("tenant_id"), user__deleted_at__isnull=True).exclude(user=user)
     memberships = list(
         TenantMember.objects.select_related("tenant")
         .filter(user=user, tenant__deleted_at__isnull=True)
+        .annotate(
+            other_owner=Exists(others.filter(role=MemberRole.OWNER)),
+            # The longest-standing member takes over; id breaks ties so the choice is stable.
+            successor_id=Subquery(others.order_by("created_at", "id").values("id")[:1]),
+        )
         .order_by("tenant__name", "tenant_id")
     )
+
+    def sole_owner(membership) -> bool:
+        return membership.role == MemberRole.OWNER and not membership.other_owner
+
+    wanted = [m.successor_id for m in memberships if sole_owner(m) and m.successor_id]
+    successors = TenantMember.objects.select_related("user").in_bulk(wanted) if wanted else {}
     plan = []
     for membership in memberships:
         tenant = membership.tenant
         if tenant.is_default and tenant.owner_id == user.pk:
             plan.append(Departure(tenant, membership, "delete"))
-            continue
-        others = TenantMember.objects.filter(tenant=tenant, user__deleted_at__isnull=True).exclude(user=user)
-        sole_owner = membership.role == MemberRole.OWNER and not others.filter(role=MemberRole.OWNER).exists()
-        if not sole_owner:
+        elif not sole_owner(membership):
             plan.append(Departure(tenant, membership, "leave"))
-            continue
-        # The longest-standing member takes over; id breaks ties so the choice is stable.
-        successor = others.select_related("user").order_by("created_at", "id").first()
-        if successor is None:
+        elif membership.successor_id is None:
             plan.append(Departure(tenant, membership, "delete"))
         else:
-            plan.append(Departure(tenant, membership, "hand_over", successor))
+            plan.append(Departure(tenant, membership, "hand_over", successors[membership.successor_id]))
     return plan
 
 

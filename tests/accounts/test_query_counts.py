@@ -78,3 +78,27 @@ def test_account_pages_do_not_grow_with_organizations_or_addresses(client, djang
     assert response.content.decode().count("<option ") == SWITCHER_SIZE
     assert client.get("/accounts/emails/").content.decode().count('<article class="card">') == MAX_EMAILS_PER_USER
     assert "Accept and join" in client.get(INVITATION).content.decode()
+
+
+def test_the_delete_page_costs_the_same_for_10_or_200_organizations_the_user_owns(client):
+    """What happens to each organization (deleted, handed over, left) is worked out in a fixed
+    number of queries, not two per organization owned."""
+    ada = factories.UserFactory(username="ada")
+    organizations.tenant_create_default(user=ada)
+    client.force_login(ada)
+
+    def own(to: int):
+        have = Tenant.objects.filter(owner=ada).count()
+        for n in range(have, to):
+            tenant = organizations.tenant_create(owner=ada, name=f"Owned {n:04}")
+            if n % 2:  # half are handed over to a member, half deleted with no one left
+                TenantMember.objects.create(tenant=tenant, user=factories.UserFactory(), role=MemberRole.MEMBER)
+
+    own(10)
+    small = count(client, "/accounts/delete/")
+    own(200)
+    large = count(client, "/accounts/delete/")
+
+    assert large == small
+    page = client.get("/accounts/delete/").content.decode()
+    assert page.count("will pass to") == 100 and "Owned 0198" in page
