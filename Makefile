@@ -7,11 +7,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # The Stripe sandbox's port, for `make sandbox` and for `make run` without Stripe keys.
 SANDBOX_PORT ?= 12111
+# The browser tests' Chromium (Debian's package; `make chromium` installs it when missing).
+CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 # Runs a command with DATABASE_URL set: the local server, started for it and stopped after.
 WITH_DB := $(BIN)/python -m config.localdb --
 
-.PHONY: run test screenshots install install-dev lint sandbox bench bench-webhooks bench-dashboard clean _run
+.PHONY: run test screenshots chromium install install-dev lint sandbox bench bench-webhooks bench-dashboard clean _run
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,13 +38,19 @@ run: install
 _run:
 	DEBUG=True $(BIN)/python -m config.devserver --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
-test: install-dev
+test: install-dev chromium
 	$(WITH_DB) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The browser tests alone (Chromium, tests/browser), keeping every page's screenshot at desktop
 # and phone width, light and dark, in docs/screenshots/.
-screenshots: install-dev
+screenshots: install-dev chromium
 	KEEL_SCREENSHOTS=1 $(WITH_DB) $(BIN)/python -m pytest -m browser tests/browser $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium (tests/browser): installed when missing, as `.ci/run` does.
+chromium:
+	@[ -x $(CHROMIUM) ] || { echo "Installing Debian's chromium for the browser tests ..."; \
+	  S=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; \
+	  $$S apt-get install -y -q chromium || { $$S apt-get update -q && $$S apt-get install -y -q chromium; }; }
 
 # The local Stripe stand-in alone (docs/stripe-sandbox.md); `make run` starts its own when no
 # STRIPE_SECRET_KEY is set.
