@@ -3,8 +3,6 @@
 holds)."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from accounts.models import UserEmail
 from accounts.services.addresses import MAX_EMAILS_PER_USER
@@ -14,6 +12,7 @@ from organizations.context_processors import SWITCHER_SIZE
 from organizations.models import MemberRole, Tenant, TenantInvitation, TenantMember
 from organizations.selectors import invitation_token_hash
 from tests import factories
+from tests.querycount import queries_of
 
 pytestmark = pytest.mark.django_db
 
@@ -44,13 +43,6 @@ def grow(user, owner, *, organizations_to: int, emails_to: int):
     )
 
 
-def count(client, url) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200, url
-    return len(queries)
-
-
 def test_account_pages_do_not_grow_with_organizations_or_addresses(client, django_assert_max_num_queries):
     ada = factories.UserFactory(username="ada", email="ada@example.com")
     organizations.tenant_create_default(user=ada)
@@ -65,10 +57,10 @@ def test_account_pages_do_not_grow_with_organizations_or_addresses(client, djang
     )
     client.force_login(ada)
     grow(ada, owner, organizations_to=10, emails_to=1)
-    small = {url: count(client, url) for url in PAGES}
+    small = {url: queries_of(client, url) for url in PAGES}
 
     grow(ada, owner, organizations_to=1000, emails_to=MAX_EMAILS_PER_USER)
-    large = {url: count(client, url) for url in PAGES}
+    large = {url: queries_of(client, url) for url in PAGES}
 
     assert large == small
     for url, most in PINS.items():
@@ -95,9 +87,9 @@ def test_the_delete_page_costs_the_same_for_10_or_200_organizations_the_user_own
                 TenantMember.objects.create(tenant=tenant, user=factories.UserFactory(), role=MemberRole.MEMBER)
 
     own(10)
-    small = count(client, "/accounts/delete/")
+    small = queries_of(client, "/accounts/delete/")
     own(200)
-    large = count(client, "/accounts/delete/")
+    large = queries_of(client, "/accounts/delete/")
 
     assert large == small
     page = client.get("/accounts/delete/").content.decode()

@@ -8,8 +8,6 @@ equal (no query per row), and each stays under a pinned ceiling.
 import itertools
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User, UserEmail
 from core.time import MS_PER_DAY, now_ms
@@ -18,6 +16,7 @@ from organizations import services
 from organizations.models import MemberRole, Tenant, TenantInvitation, TenantMember, TenantMemberCreditLimit
 from tests import factories
 from tests.factories import _default_password_hash
+from tests.querycount import queries_of
 
 pytestmark = pytest.mark.django_db
 
@@ -105,13 +104,6 @@ def grow(org: Tenant, owner: User, *, to: int) -> None:
     TenantMember.objects.bulk_create(TenantMember(tenant=t, user=owner, role=MemberRole.OWNER) for t in tenants)
 
 
-def count(client, url) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200, url
-    return len(queries)
-
-
 def test_every_page_costs_the_same_queries_with_10_or_1000_rows(client, django_assert_max_num_queries):
     owner = factories.UserFactory(username="olivia")
     org = services.tenant_create(owner=owner, name="Acme")
@@ -120,9 +112,9 @@ def test_every_page_costs_the_same_queries_with_10_or_1000_rows(client, django_a
     member_page = f"/o/acme/members/{TenantMember.objects.get(tenant=org, user=owner).pk}/"
 
     grow(org, owner, to=10)
-    small = {url: count(client, url) for url in [*PAGES, member_page]}
+    small = {url: queries_of(client, url) for url in [*PAGES, member_page]}
     grow(org, owner, to=1000)
-    large = {url: count(client, url) for url in [*PAGES, member_page]}
+    large = {url: queries_of(client, url) for url in [*PAGES, member_page]}
 
     assert large == small
     assert TenantMember.objects.filter(tenant=org).count() == CreditTransaction.objects.filter(tenant=org).count()

@@ -1,14 +1,13 @@
 """The member and invitation lists cost the same number of queries with 5 or 500 members."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.models import User, UserEmail
 from core.time import MS_PER_DAY, now_ms
 from organizations.models import MemberRole, TenantInvitation, TenantMember, TenantMemberCreditLimit
 from tests.factories import _default_password_hash
+from tests.querycount import queries_of
 
 pytestmark = pytest.mark.django_db
 
@@ -49,13 +48,6 @@ def grow(org, inviter, *, to: int):
     )
 
 
-def count(client, url) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200, url
-    return len(queries)
-
-
 def test_pages_and_api_lists_do_not_grow_with_members(client, owner, org, django_assert_max_num_queries):
     client.force_login(owner)
     api = APIClient()
@@ -63,10 +55,10 @@ def test_pages_and_api_lists_do_not_grow_with_members(client, owner, org, django
     client.get("/o/acme/")  # the first visit stores the current organization in the session
     grow(org, owner, to=5)
     # page 2 needs members to exist beyond the first page; with 5 it falls back to page 1, same cost.
-    small = {url: count(client, url) for url in PAGES} | {url: count(api, url) for url in API}
+    small = {url: queries_of(client, url) for url in PAGES} | {url: queries_of(api, url) for url in API}
 
     grow(org, owner, to=500)
-    large = {url: count(client, url) for url in PAGES} | {url: count(api, url) for url in API}
+    large = {url: queries_of(client, url) for url in PAGES} | {url: queries_of(api, url) for url in API}
 
     assert large == small
     for url in PAGES:
