@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "organizations",
     "credits",
     "billing",
+    # Below every app that writes audit rows, but only by string references (docs/audit.md).
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -63,6 +65,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "core.middleware.CsrfViewMiddleware",
     "core.middleware.AuthenticationMiddleware",
+    # The request being served is the audit log's actor (docs/audit.md).
+    "audit.middleware.AuditContextMiddleware",
     "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A page asked for by an organization's former slug redirects to the current one.
