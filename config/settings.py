@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files, no CDN
     "djstripe",
     "axes",
+    # Staff impersonation for support: its views only (accounts/views/impersonation.py); Keel
+    # renders its own banner, so neither its middleware nor its notification template is used.
+    "hijack",
     "core",
     "organizations",
     "credits",
@@ -92,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "organizations.context_processors.current_tenant",
+                "accounts.context_processors.impersonation",
             ],
         },
     },
@@ -321,6 +325,14 @@ AXES_VERBOSE = False
 # Keel registers AccessAttempt's admin itself (accounts/admin.py: read-only, delete to unlock);
 # axes' AccessLog and AccessFailureLog stay empty here (no access log, no failure log).
 AXES_ENABLE_ADMIN = False
+# Axes' database handler, except that staff impersonating a user is not that user's sign-in.
+AXES_HANDLER = "accounts.backends.AxesHandler"
+
+# Staff impersonation (django-hijack, docs/accounts.md): who may sign in as whom (never towards
+# staff, disabled or deleted accounts), and no notification injected by hijack itself (Keel's
+# banner is templates/accounts/_impersonation_banner.html).
+HIJACK_PERMISSION_CHECK = "accounts.selectors.impersonation_allowed"
+HIJACK_INSERT_BEFORE = None
 
 # Logging: structured enough to read, never secrets or personal data.
 LOGGING = {
