@@ -250,6 +250,14 @@ KEEL_ACCOUNT_DELETE_HOOKS: list[str] = [
     "billing.services.departures.account_subscriptions_cancel",
     "organizations.services.tenants_account_delete",
 ]
+# The data export (docs/accounts.md, "Your data"): after the account's own sections, each
+# `section(user=user) -> (name, data)`, data JSON or an iterator of JSON items (streamed).
+KEEL_ACCOUNT_EXPORT_SECTIONS: list[str] = [
+    "organizations.selectors.user_export_memberships",
+    "credits.selectors.user_export_credit_transactions",
+    "credits.selectors.user_export_api_keys",
+    "billing.selectors.user_export_invoices",
+]
 # Organization deletion runs these on commit, each as `hook(tenant=tenant)`.
 KEEL_TENANT_DELETE_HOOKS: list[str] = [
     "billing.services.departures.tenant_subscriptions_cancel",
@@ -309,6 +317,8 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 # Password-reset requests per hour: per client IP and per account (or address).
 PASSWORD_RESET_LIMIT_PER_IP = env.int("PASSWORD_RESET_LIMIT_PER_IP", default=10)
 PASSWORD_RESET_LIMIT_PER_ACCOUNT = env.int("PASSWORD_RESET_LIMIT_PER_ACCOUNT", default=3)
+# Data exports per hour per account (each reads the whole ledger of the user).
+ACCOUNT_EXPORT_LIMIT_PER_HOUR = env.int("ACCOUNT_EXPORT_LIMIT_PER_HOUR", default=5)
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=1024 * 1024)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
