@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files, no CDN
     "djstripe",
     "axes",
+    # Staff impersonation for support: its views only (accounts/views/impersonation.py); Keel
+    # renders its own banner, so neither its middleware nor its notification template is used.
+    "hijack",
     "core",
     "organizations",
     "credits",
@@ -92,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "organizations.context_processors.current_tenant",
+                "accounts.context_processors.impersonation",
             ],
         },
     },
@@ -246,6 +250,14 @@ KEEL_ACCOUNT_DELETE_HOOKS: list[str] = [
     "billing.services.departures.account_subscriptions_cancel",
     "organizations.services.tenants_account_delete",
 ]
+# The data export (docs/accounts.md, "Your data"): after the account's own sections, each
+# `section(user=user) -> (name, data)`, data JSON or an iterator of JSON items (streamed).
+KEEL_ACCOUNT_EXPORT_SECTIONS: list[str] = [
+    "organizations.selectors.user_export_memberships",
+    "credits.selectors.user_export_credit_transactions",
+    "credits.selectors.user_export_api_keys",
+    "billing.selectors.user_export_invoices",
+]
 # Organization deletion runs these on commit, each as `hook(tenant=tenant)`.
 KEEL_TENANT_DELETE_HOOKS: list[str] = [
     "billing.services.departures.tenant_subscriptions_cancel",
@@ -305,6 +317,8 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 # Password-reset requests per hour: per client IP and per account (or address).
 PASSWORD_RESET_LIMIT_PER_IP = env.int("PASSWORD_RESET_LIMIT_PER_IP", default=10)
 PASSWORD_RESET_LIMIT_PER_ACCOUNT = env.int("PASSWORD_RESET_LIMIT_PER_ACCOUNT", default=3)
+# Data exports per hour per account (each reads the whole ledger of the user).
+ACCOUNT_EXPORT_LIMIT_PER_HOUR = env.int("ACCOUNT_EXPORT_LIMIT_PER_HOUR", default=5)
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=1024 * 1024)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
@@ -321,6 +335,14 @@ AXES_VERBOSE = False
 # Keel registers AccessAttempt's admin itself (accounts/admin.py: read-only, delete to unlock);
 # axes' AccessLog and AccessFailureLog stay empty here (no access log, no failure log).
 AXES_ENABLE_ADMIN = False
+# Axes' database handler, except that staff impersonating a user is not that user's sign-in.
+AXES_HANDLER = "accounts.backends.AxesHandler"
+
+# Staff impersonation (django-hijack, docs/accounts.md): who may sign in as whom (never towards
+# staff, disabled or deleted accounts), and no notification injected by hijack itself (Keel's
+# banner is templates/accounts/_impersonation_banner.html).
+HIJACK_PERMISSION_CHECK = "accounts.selectors.impersonation_allowed"
+HIJACK_INSERT_BEFORE = None
 
 # Logging: structured enough to read, never secrets or personal data.
 LOGGING = {
