@@ -56,6 +56,9 @@ class ImpersonationStartView(AcquireUserView):
 
 
 class ImpersonationStopView(ReleaseUserView):
+    # Signed out, it is the sign-in page, like every page of one's own (hijack answers 403).
+    raise_exception = False
+
     def post(self, request, *args, **kwargs):
         user = request.user
         setattr(request, IMPERSONATION_FLAG, True)

@@ -57,6 +57,9 @@ ROUTES = {
     "accounts/emails/<str:email_id>/remove/": USER,
     "accounts/email-preferences/": USER,
     "accounts/delete/": USER,
+    "accounts/export/": USER,
+    # Staff signed in as a user stop it here (the start is in the admin).
+    "accounts/impersonation/stop/": USER,
     "orgs/": USER,
     "orgs/new/": USER,
     "orgs/switch/": USER,
