@@ -280,6 +280,24 @@ KEEL_DASHBOARD_PANELS: list[str] = [
     "billing.dashboard.plan_panel",
 ]
 
+# Background work (docs/deploy.md, "Queue (Celery)"): with a broker, core.tasks.enqueue puts
+# tasks (emails) on the queue for `celery -A config worker` after the transaction commits;
+# unset, they run inline after commit. Redis, e.g. redis://127.0.0.1:6379/0.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# No result backend: nothing waits for a task's result.
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged when it has run, not when a worker took it: a worker lost mid-task
+# leaves it to another (every task is safe to run twice, core/tasks.py), one at a time each.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis redelivers a task no worker acknowledged within this many seconds (Celery's default).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_TIMEZONE = "UTC"
+
 # Credits
 FREE_PLAN_CREDITS = env.int("FREE_PLAN_CREDITS", default=100)
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
