@@ -40,6 +40,12 @@ ACTIONS: dict[str, str] = {
     "subscription.reactivation_requested": "Reactivation requested",
 }
 
+# Rows of no organization (accounts/services/impersonation.py): in the admin, not on owners' pages.
+ACCOUNT_ACTIONS: dict[str, str] = {
+    "impersonation.started": "Staff signed in as the user",
+    "impersonation.ended": "Staff stopped signing in as the user",
+}
+
 
 def action_label(action: str) -> str:
-    return ACTIONS.get(action, action)
+    return ACTIONS.get(action) or ACCOUNT_ACTIONS.get(action, action)
