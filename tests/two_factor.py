@@ -2,6 +2,7 @@
 
 import time
 
+from django.db import models
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -22,3 +23,8 @@ def sign_in_with_code(client, username: str, password: str, device: TOTPDevice, 
     first = client.post("/accounts/login/", data)
     assert first.status_code == 302 and first["Location"] == "/accounts/login/two-factor/", first
     return client.post("/accounts/login/two-factor/", {"code": totp_code(device)})
+
+
+def minutes_pass(device: TOTPDevice) -> None:
+    """As if the device's last accepted code was minutes ago: its current code is new again."""
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=models.F("last_t") - 10)
