@@ -30,5 +30,5 @@ urlpatterns = [
     path("two-factor/setup/", two_factor.two_factor_setup, name="two_factor_setup"),
     path("two-factor/setup/qr.svg", two_factor.two_factor_qr, name="two_factor_qr"),
     path("two-factor/recovery-codes/", two_factor.two_factor_codes_regenerate, name="two_factor_codes"),
-    path("two-factor/turn-off/", two_factor.two_factor_turn_off, name="two_factor_off"),
+    path("two-factor/turn-off/", two_factor.two_factor_off, name="two_factor_off"),
 ]

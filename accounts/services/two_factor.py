@@ -166,27 +166,43 @@ def two_factor_disable(*, user: User) -> None:
     StaticDevice.objects.filter(user=user).delete()
 
 
-def two_factor_verify(*, user: User, code: str, field: str = "code") -> Device:
-    """The device that accepts `code` (six digits from the app, or a recovery code, used up), or
-    `InvalidCode`; `RateLimited` once TWO_FACTOR_FAILURE_LIMIT wrong codes were tried in 15 minutes."""
-    _failure_check(user)
+def _matching_device(user: User, code: str) -> Device | None:
+    """The device that accepts `code` (six digits from the app, or a recovery code, used up)."""
     typed = _normalized(code)
-    accepted = None
-    if typed:
-        with transaction.atomic():
-            lock_row(User, user.pk, fields=("id",))
-            for device in devices_for_user(user, confirmed=True):
-                if isinstance(device, TOTPDevice):
-                    matched = typed.isdigit() and device.verify_token(typed)
-                else:  # StaticDevice: the recovery codes
-                    matched = device.verify_token(recovery_code_digest(typed))
-                if matched:
-                    accepted = device
-                    break
-    if accepted is None:
+    if not typed:
+        return None
+    with transaction.atomic():
+        lock_row(User, user.pk, fields=("id",))
+        for device in devices_for_user(user, confirmed=True):
+            if isinstance(device, TOTPDevice):
+                matched = typed.isdigit() and device.verify_token(typed)
+            else:  # StaticDevice: the recovery codes
+                matched = device.verify_token(recovery_code_digest(typed))
+            if matched:
+                return device
+    return None
+
+
+def two_factor_verify(*, user: User, code: str, field: str = "code") -> Device:
+    """The device that accepts `code`, or `InvalidCode`; `RateLimited` once TWO_FACTOR_FAILURE_LIMIT
+    wrong codes were tried in 15 minutes."""
+    _failure_check(user)
+    device = _matching_device(user, code)
+    if device is None:
         _failure_count(user)
         raise InvalidCode(field=field)
-    return accepted
+    return device
+
+
+def two_factor_turn_off(*, user: User, confirmation: str, field: str = "confirmation") -> None:
+    """Turn two-factor off for the person who proves it again with the password or a code (one
+    failure counted for a wrong one, whichever it was meant to be)."""
+    _failure_check(user)
+    password_ok = bool(confirmation) and user.has_usable_password() and user.check_password(confirmation)
+    if not password_ok and _matching_device(user, confirmation) is None:
+        _failure_count(user)
+        raise InvalidCode("That is neither your password nor a valid code.", field=field)
+    two_factor_disable(user=user)
 
 
 def password_confirm(*, user: User, password: str, field: str = "password") -> None:

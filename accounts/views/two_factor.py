@@ -22,15 +22,13 @@ from accounts.forms import TwoFactorCodeForm, TwoFactorConfirmForm, TwoFactorDis
 from accounts.ratelimit import RateLimited
 from accounts.reauth import reauth_required
 from accounts.services.two_factor import (
-    InvalidPassword,
-    password_confirm,
     two_factor_confirm,
-    two_factor_disable,
     two_factor_enabled,
     two_factor_recovery_codes_left,
     two_factor_recovery_codes_regenerate,
     two_factor_setup_device,
     two_factor_setup_start,
+    two_factor_turn_off,
     two_factor_verify,
 )
 from accounts.sessions import two_factor_pending_user, two_factor_sign_in
@@ -149,25 +147,18 @@ def two_factor_codes_regenerate(request):
 @login_required
 @sensitive_post_parameters("confirmation")
 @require_POST
-def two_factor_turn_off(request):
+def two_factor_off(request):
     user = request.user
     form = TwoFactorDisableForm(request.POST)
     status = 400
     if form.is_valid():
-        typed = form.cleaned_data["confirmation"]
         try:
-            try:
-                password_confirm(user=user, password=typed, field="confirmation")
-            except InvalidPassword:
-                two_factor_verify(user=user, code=typed, field="confirmation")
-            two_factor_disable(user=user)
+            two_factor_turn_off(user=user, confirmation=form.cleaned_data["confirmation"])
         except RateLimited as exc:
             form.add_service_error(exc)
             status = 429
         except ApplicationError as exc:
-            form.add_error("confirmation", "That is neither your password nor a valid code.")
-            if exc.code not in ("invalid_code", "invalid_password"):
-                form.add_service_error(exc)
+            form.add_service_error(exc)
         else:
             messages.success(request, "Two-factor authentication is off.")
             return redirect(_page())
