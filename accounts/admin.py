@@ -2,26 +2,36 @@
 through the account services; addresses, preferences and Stripe customers are the user's own
 (verification, one primary, consent) or Stripe's, so they are shown, never edited here.
 
-Also the sign-in apps' admins: Group unregistered, axes' lockouts read-only but deletable."""
+Also the sign-in apps' admins: Group unregistered, axes' lockouts read-only but deletable, django-otp's
+devices unregistered (their secrets and recovery codes are the user's; staff can only turn a user's
+two-factor off, for someone who lost both their phone and their codes)."""
 
 # Imported for their registrations, which are adjusted below (accounts is installed before them).
 import axes.admin
 import django.contrib.auth.admin  # noqa: F401
+import django_otp.plugins.otp_static.admin  # noqa: F401
+import django_otp.plugins.otp_totp.admin  # noqa: F401
 from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.contrib.auth.models import Group
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.forms import ProfileForm
 from accounts.models import User, UserEmail, UserEmailPreference, UserProviderCustomer, UserStatus
 from accounts.selectors import impersonation_allowed
 from accounts.services import user_set_status, user_update_profile
+from accounts.services.two_factor import two_factor_disable
 from accounts.views.impersonation import ImpersonationStartView
-from core.admin import ReadOnlyAdmin, ReadOnlyMixin, ReadOnlyTabularInline, link_column, ms_column
+from core.admin import ReadOnlyAdmin, ReadOnlyMixin, ReadOnlyTabularInline, apply_each, link_column, ms_column
 
 # Keel's User has no groups or model permissions (its system role decides), so a Group does nothing.
 admin.site.unregister(Group)
+# Their pages would show TOTP secrets and edit devices: two-factor is changed by its services only.
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
 
 
 @admin.register(AccessAttempt)
@@ -98,7 +108,7 @@ class UserAdmin(ReadOnlyAdmin):
     )
     # Status through the actions (`user_set_status`); the system role only through
     # `createsuperuser`: making a site operator is not a click.
-    actions = ["disable_users", "enable_users"]
+    actions = ["disable_users", "enable_users", "two_factor_turn_off"]
     object_tools = (("Edit profile", "admin:accounts_user_edit"),)
     # Adds the "Sign in as this user" button (a POST form) beside the tools.
     change_form_template = "admin/accounts/user_change_form.html"
@@ -170,6 +180,16 @@ class UserAdmin(ReadOnlyAdmin):
     @admin.action(description="Enable selected users")
     def enable_users(self, request, queryset):
         self._set_status(request, queryset, UserStatus.ACTIVE, "Enabled")
+
+    @admin.action(description="Turn off two-factor authentication (lost phone and recovery codes)")
+    def two_factor_turn_off(self, request, queryset):
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda user: two_factor_disable(user=user),
+            done="Turned off two-factor authentication for {count} user(s).",
+        )
 
 
 @admin.register(UserEmail)

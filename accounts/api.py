@@ -5,6 +5,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.reauth import REAUTH_REQUIRED_DESCRIPTION, reauth_check
 from accounts.selectors import email_preferences_get, user_email_get, user_emails_list, user_has_verified_email
 from accounts.serializers import (
     EmailAddSerializer,
@@ -102,14 +103,18 @@ class MyEmailMakePrimaryView(APIView):
     @extend_schema(
         operation_id="me_emails_make_primary",
         request=None,
-        responses={200: UserEmailSerializer, **error_responses({400: "`email_unverified`.", 404: NOT_FOUND})},
+        responses={
+            200: UserEmailSerializer,
+            **error_responses({400: "`email_unverified`.", 403: REAUTH_REQUIRED_DESCRIPTION, 404: NOT_FOUND}),
+        },
         tags=["me"],
-        description="Code `email_unverified`: only a verified address can be primary.",
+        description="Code `email_unverified`: only a verified address can be primary. Needs a recent sign-in "
+        "(`reauthentication_required` otherwise).",
     )
     def post(self, request, email_id):
-        user_email = email_make_primary(
-            user=request.user, user_email=user_email_get(user=request.user, email_id=email_id)
-        )
+        user_email = user_email_get(user=request.user, email_id=email_id)  # 404 first
+        reauth_check(request)
+        user_email = email_make_primary(user=request.user, user_email=user_email)
         return Response(UserEmailSerializer(user_email).data)
 
 

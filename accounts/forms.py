@@ -190,3 +190,43 @@ class DeleteAccountForm(ServiceErrorsMixin, forms.Form):
         if "confirm_username" in self.fields and typed is not None and typed.strip() != self.user.username:
             self.add_error("confirm_username", "This is not your username.")
         return data
+
+
+def code_field(label: str = "Code", *, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=64,
+        help_text=help_text,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false", "autofocus": True}
+        ),
+    )
+
+
+class TwoFactorCodeForm(ServiceErrorsMixin, forms.Form):
+    """The second step of signing in, re-authenticating with a code: the app's six digits or a recovery code."""
+
+    code = code_field(help_text="The six digits your authenticator app shows, or one of your recovery codes.")
+
+
+class TwoFactorConfirmForm(ServiceErrorsMixin, forms.Form):
+    code = code_field("Code from your app", help_text="The six digits the app shows for Keel after scanning.")
+
+
+class TwoFactorDisableForm(ServiceErrorsMixin, forms.Form):
+    confirmation = forms.CharField(
+        label="Your password, or a code",
+        strip=False,
+        max_length=4096,
+        help_text="Your password, the six digits your app shows, or a recovery code.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class ReauthPasswordForm(ServiceErrorsMixin, forms.Form):
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )

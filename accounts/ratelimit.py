@@ -85,11 +85,26 @@ def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int = 36
     return max(1, math.ceil((window + 1) * window_seconds - now))
 
 
+def rate_limit_wait(*, scope: str, key: str, limit: int, window_seconds: int = 3600) -> int:
+    """Seconds until the window resets if (scope, key) has already counted `limit` events in it,
+    else 0. Counts nothing: for limits on failures only, counted by `rate_limit_hit` when one
+    happens (wrong two-factor codes)."""
+    now = time.time()
+    window = int(now // window_seconds)
+    if (cache.get(f"rl:{scope}:{_digest(key)}:{window}") or 0) < limit:
+        return 0
+    return max(1, math.ceil((window + 1) * window_seconds - now))
+
+
+def rate_limited(wait: int) -> RateLimited:
+    minutes = max(1, math.ceil(wait / 60))
+    return RateLimited(f"Too many requests. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
+
+
 def rate_limit_check(*, checks: list[tuple[str, str, int]], window_seconds: int = 3600) -> None:
     """Count every (scope, key, limit) check; raise `RateLimited` if any is over."""
     wait = 0
     for scope, key, limit in checks:
         wait = max(wait, rate_limit_hit(scope=scope, key=key, limit=limit, window_seconds=window_seconds))
     if wait:
-        minutes = max(1, math.ceil(wait / 60))
-        raise RateLimited(f"Too many requests. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
+        raise rate_limited(wait)

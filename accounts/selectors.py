@@ -15,6 +15,14 @@ def user_by_verified_email(email: str) -> User | None:
     return User.objects.alive().filter(emails__email=normalize_email(email), emails__verified=True).first()
 
 
+def google_identity_user(*, claims) -> User | None:
+    """The account a Google identity stands for, without creating one: the holder of its address,
+    verified on both sides (as `google_sign_in` links), else None."""
+    if claims.get("email_verified") not in (True, "true") or not claims.get("email"):
+        return None
+    return user_by_verified_email(str(claims["email"]))
+
+
 def user_by_identifier(identifier: str) -> User | None:
     """What a person types to sign in: a username (any case) or one of their verified emails."""
     identifier = identifier.strip()

@@ -1,13 +1,15 @@
 from django.urls import path
 
-from accounts.views import account, auth, export, google, impersonation, links
+from accounts.views import account, auth, export, google, impersonation, links, reauth, two_factor
 
 app_name = "accounts"
 
 urlpatterns = [
     path("signup/", auth.signup, name="signup"),
     path("login/", auth.SignInView.as_view(), name="login"),
+    path("login/two-factor/", two_factor.login_two_factor, name="login_two_factor"),
     path("logout/", auth.SignOutView.as_view(), name="logout"),
+    path("reauthenticate/", reauth.reauthenticate, name="reauthenticate"),
     path("password/", auth.password_change, name="password_change"),
     path("password/reset/", auth.password_reset, name="password_reset"),
     path("password/reset/sent/", auth.password_reset_sent, name="password_reset_sent"),
@@ -26,4 +28,10 @@ urlpatterns = [
     path("export/", export.data_export, name="data_export"),
     # Started from the admin's user page (accounts/admin.py); stopped from the banner.
     path("impersonation/stop/", impersonation.ImpersonationStopView.as_view(), name="impersonation_stop"),
+    path("two-factor/", two_factor.two_factor, name="two_factor"),
+    path("two-factor/setup/begin/", two_factor.two_factor_setup_begin, name="two_factor_setup_begin"),
+    path("two-factor/setup/", two_factor.two_factor_setup, name="two_factor_setup"),
+    path("two-factor/setup/qr.svg", two_factor.two_factor_qr, name="two_factor_qr"),
+    path("two-factor/recovery-codes/", two_factor.two_factor_codes_regenerate, name="two_factor_codes"),
+    path("two-factor/turn-off/", two_factor.two_factor_off, name="two_factor_off"),
 ]

@@ -17,6 +17,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from accounts.reauth import REAUTH_REQUIRED_DESCRIPTION as REAUTH
+from accounts.reauth import reauth_check
 from billing import links, selectors
 from billing.serializers import (
     CheckoutInputSerializer,
@@ -141,7 +143,7 @@ class CheckoutView(GenericAPIView):
                 {
                     400: "`price_kind_mismatch`: the price sells another kind; invalid input.",
                     401: SESSION_ONLY,
-                    403: "`permission_denied`: needs the billing permission (or the CSRF token).",
+                    403: f"`permission_denied`: needs the billing permission (or the CSRF token). {REAUTH}",
                     404: "No such organization for you; `price_unavailable`: that price is not for sale.",
                     409: "`lifetime_owned`: the organization has the lifetime deal; "
                     "`already_on_plan`: its subscription is on this price.",
@@ -154,6 +156,7 @@ class CheckoutView(GenericAPIView):
     def post(self, request, slug):
         member = resolve_tenant(request, slug)
         _session_only(request)
+        reauth_check(request)
         serializer = CheckoutInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -182,7 +185,7 @@ class BillingPortalView(GenericAPIView):
             **error_responses(
                 {
                     401: SESSION_ONLY,
-                    403: "`permission_denied`: needs the billing permission (or the CSRF token).",
+                    403: f"`permission_denied`: needs the billing permission (or the CSRF token). {REAUTH}",
                     **PROVIDER_ERRORS,
                 }
             ),
@@ -192,5 +195,6 @@ class BillingPortalView(GenericAPIView):
     def post(self, request, slug):
         member = resolve_tenant(request, slug)
         _session_only(request)
+        reauth_check(request)
         url = _stripe_call(billing_portal_url, member=member, return_url=links.billing_page_url(member.tenant))
         return Response(PortalSerializer({"url": url}).data)

@@ -20,6 +20,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from accounts.reauth import reauth_required
 from billing import links, selectors
 from billing.forms import CheckoutForm
 from billing.models import Price
@@ -164,6 +165,7 @@ def billing(request, member):
 
 
 @tenant_page(methods=("POST",), permission=Permission.MANAGE_BILLING, denied=BILLING_DENIED)
+@reauth_required
 def checkout(request, member):
     form = CheckoutForm(request.POST)
     if not form.is_valid():
@@ -196,6 +198,7 @@ def checkout(request, member):
 
 
 @tenant_page(methods=("POST",), permission=Permission.MANAGE_BILLING, denied=BILLING_DENIED)
+@reauth_required
 def portal(request, member):
     url, refused = _attempt(
         request,
@@ -240,6 +243,7 @@ def _subscription_action(request, member, action, subscription, done: str):
 
 
 @tenant_page(permission=Permission.MANAGE_BILLING, denied=BILLING_DENIED)
+@reauth_required
 def subscription_cancel_page(request, member):
     """GET: what cancelling means, and a confirmation; POST: cancel at the period's end."""
     plan = _plan_subscription(request, member)
@@ -259,6 +263,7 @@ def subscription_cancel_page(request, member):
 
 
 @tenant_page(methods=("POST",), permission=Permission.MANAGE_BILLING, denied=BILLING_DENIED)
+@reauth_required
 def subscription_reactivate_page(request, member):
     plan = _plan_subscription(request, member)
     if plan.subscription is None:

@@ -48,6 +48,10 @@ INSTALLED_APPS = [
     # Staff impersonation for support: its views only (accounts/views/impersonation.py); Keel
     # renders its own banner, so neither its middleware nor its notification template is used.
     "hijack",
+    # Two-factor sign-in: TOTP devices (authenticator apps) and recovery codes (docs/accounts.md).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
     "organizations",
     "credits",
@@ -71,6 +75,8 @@ MIDDLEWARE = [
     # The request being served is the audit log's actor (docs/audit.md).
     "audit.middleware.AuditContextMiddleware",
     "core.middleware.MessageMiddleware",
+    # Staff reach the admin only with two-factor on and verified in this session (docs/accounts.md).
+    "accounts.middleware.AdminTwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A page asked for by an organization's former slug redirects to the current one.
     "organizations.middleware.TenantSlugRedirectMiddleware",
@@ -382,6 +388,19 @@ AXES_HANDLER = "accounts.backends.AxesHandler"
 # banner is templates/accounts/_impersonation_banner.html).
 HIJACK_PERMISSION_CHECK = "accounts.selectors.impersonation_allowed"
 HIJACK_INSERT_BEFORE = None
+
+# Two-factor sign-in and re-authentication (docs/accounts.md, "Two-factor sign-in").
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = env("TWO_FACTOR_ISSUER", default="Keel")
+# One throttle for wrong codes, Keel's (accounts.ratelimit, per account): django-otp's own
+# per-device back-off is off, so that a right code is never refused for a wrong one before it.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# Wrong codes (and wrong passwords when re-authenticating) per account per 15 minutes.
+TWO_FACTOR_FAILURE_LIMIT = env.int("TWO_FACTOR_FAILURE_LIMIT", default=5)
+# Changing the password or the primary email, deleting the account or an organization, creating
+# API keys and changing billing ask to re-authenticate when the last one is older than this.
+REAUTH_MAX_AGE_SECONDS = env.int("REAUTH_MAX_AGE_SECONDS", default=15 * 60)
 
 # Logging: structured enough to read, never secrets or personal data.
 LOGGING = {

@@ -3,7 +3,7 @@
 The order. A transaction takes its locks in this order and never back; within a
 kind, rows in ascending primary key (`lock_rows` sorts them):
 
-1. `users`: one user's own rows (their emails), account deletion;
+1. `users`: one user's own rows (their emails, their two-factor devices and codes), account deletion;
 2. `tenants`: the organization, for every write to it or to rows that belong
    to it: memberships and their credit limits, invitations, settings, and the
    wallet (every grant, consumption, repayment, expiry and reversal);

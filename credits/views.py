@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 
+from accounts.reauth import reauth_required
 from core.errors import ApplicationError
 from credits import dashboard as board
 from credits import selectors, services
@@ -143,6 +144,7 @@ def _filtered(rows, filters: TransactionFilterForm, *, tenant, see_all: bool):
     permission=Permission.MANAGE_API_KEYS,
     denied="Only owners and members allowed to manage API keys can see this organization's keys.",
 )
+@reauth_required(methods=("POST",))
 def api_keys(request, member):
     """The keys page. A created key is shown by the page the creation redirects to, once
     (post/redirect/get): it waits in the session for that one request, so a reload shows it no

@@ -13,10 +13,11 @@ operation by core.schema.AutoSchema.
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts.reauth import REAUTH_REQUIRED_DESCRIPTION, reauth_check
 from core.api import Pagination, error_responses
 from core.errors import PermissionDenied
 from organizations import selectors, services
@@ -122,7 +123,9 @@ class OrganizationDetailView(GenericAPIView):
             **error_responses(
                 {
                     400: "`confirmation_mismatch`, or `confirm_name` missing (`required`).",
-                    403: "`permission_denied`: owners only.",
+                    401: "`not_authenticated`; `api_key_not_allowed`: deleting an organization is for people "
+                    "signed in (recently), not API keys.",
+                    403: f"`permission_denied`: owners only. {REAUTH_REQUIRED_DESCRIPTION}",
                     409: "`default_organization`: a personal organization stays; `already_deleted`.",
                     413: None,  # a DELETE with a body: the schema has no requestBody for it
                     415: None,
@@ -132,6 +135,12 @@ class OrganizationDetailView(GenericAPIView):
     )
     def delete(self, request, slug):
         member = resolve_tenant(request, slug)
+        if request.auth is not None:
+            # A key has no sign-in to be recent: deleting needs a person, signed in (docs/accounts.md).
+            raise exceptions.AuthenticationFailed(
+                "Deleting an organization is for people signed in: API keys cannot do it.", code="api_key_not_allowed"
+            )
+        reauth_check(request)
         data = _valid(OrganizationDeleteSerializer, request.data)
         services.tenant_delete(tenant=member.tenant, actor=member, confirm_name=data["confirm_name"])
         return Response(status=status.HTTP_204_NO_CONTENT)

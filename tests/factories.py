@@ -5,6 +5,7 @@ import uuid
 
 import factory
 from django.contrib.auth.hashers import make_password
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import EmailType, User, UserEmail, UserEmailPreference, UserProviderCustomer
 from billing.models import Invoice, Lifetime, Price, PriceType, Subscription, SubscriptionStatus
@@ -32,8 +33,9 @@ DEFAULT_PASSWORD = "correct horse battery staple"
 
 @functools.cache
 def _default_password_hash() -> str:
-    # argon2 is deliberately slow: hash the shared test password once.
-    return make_password(DEFAULT_PASSWORD)
+    # argon2 is deliberately slow: hash the shared test password once, with argon2 whatever
+    # hasher a test has put first (tests/security's fast one), so later tests can check it.
+    return make_password(DEFAULT_PASSWORD, hasher="argon2")
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -58,6 +60,15 @@ class UserFactory(factory.django.DjangoModelFactory):
             is_primary=True,
             verified=kwargs.get("verified", True),
         )
+
+    @factory.post_generation
+    def two_factor(self, create, extracted, **kwargs):
+        """Staff (role `owner`) get a confirmed authenticator, as the admin requires, kept on the
+        instance as `otp_device`: `client.force_login(user)` then signs in verified with it (django-otp
+        reads `user.otp_device` at sign-in). `two_factor=False` for staff without one, `True` for any user."""
+        wanted = self.role == "owner" if extracted is None else extracted
+        if create and wanted:
+            self.otp_device = TOTPDevice.objects.create(user=self, name="Authenticator app", confirmed=True)
 
 
 class UserEmailFactory(factory.django.DjangoModelFactory):

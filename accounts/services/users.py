@@ -11,6 +11,8 @@ from django.core.files.storage import default_storage
 from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.emails import email_send
 from accounts.models import (
@@ -372,6 +374,9 @@ def user_delete(*, user: User) -> None:
         email_send(to=primary.email, template="account_deleted", context={"username": locked.username})
     UserEmail.objects.filter(user=locked).delete()
     UserEmailPreference.objects.filter(user=locked).delete()
+    # Its two-factor secret and recovery codes: nothing signs in to a deleted account.
+    TOTPDevice.objects.filter(user=locked).delete()
+    StaticDevice.objects.filter(user=locked).delete()
 
     locked.username = f"{DELETED_PREFIX}{uuid.uuid4().hex}"
     locked.first_name = ""

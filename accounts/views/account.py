@@ -10,6 +10,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.forms import DeleteAccountForm, EmailAddForm, EmailPreferencesForm, ProfileForm
+from accounts.reauth import reauth_required
 from accounts.selectors import (
     email_preferences_get,
     user_delete_notices,
@@ -108,6 +109,7 @@ def email_resend(request, email_id):
 
 @login_required
 @require_POST
+@reauth_required
 def email_primary(request, email_id):
     return _email_action(request, email_id, email_make_primary, "{email} is now your primary email.")
 
@@ -132,6 +134,7 @@ def preferences(request):
 @login_required
 @sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
+@reauth_required
 def delete(request):
     user = request.user
     form = DeleteAccountForm(request.POST or None, user=user)

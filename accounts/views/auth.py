@@ -20,6 +20,7 @@ from accounts.forms import (
 )
 from accounts.oidc import google_enabled
 from accounts.ratelimit import RateLimited, client_ip
+from accounts.reauth import reauth_required
 from accounts.selectors import signup_invitation_get, user_has_verified_email
 from accounts.services import (
     password_reset_check,
@@ -29,6 +30,8 @@ from accounts.services import (
     user_password_change,
     user_signup,
 )
+from accounts.services.two_factor import two_factor_enabled
+from accounts.sessions import two_factor_pending_start
 from accounts.views.common import SIGN_IN_BACKEND, safe_next
 from core.errors import ApplicationError
 
@@ -147,8 +150,14 @@ class SignInView(auth_views.LoginView):
         return context
 
     def form_valid(self, form):
+        user = form.get_user()
+        if two_factor_enabled(user=user):
+            # Not signed in yet: the second step asks for a code (docs/accounts.md, "Two-factor sign-in").
+            next_url = self.get_redirect_url() or settings.LOGIN_REDIRECT_URL
+            two_factor_pending_start(self.request, user, backend=user.backend, next_url=next_url)
+            return redirect("accounts:login_two_factor")
         response = super().form_valid(form)
-        signed_in_message(self.request, form.get_user())
+        signed_in_message(self.request, user)
         return response
 
 
@@ -162,6 +171,7 @@ class SignOutView(auth_views.LogoutView):
 @login_required
 @sensitive_post_parameters("old_password", "new_password")
 @require_http_methods(["GET", "POST"])
+@reauth_required
 def password_change(request):
     form = PasswordChangeForm(request.POST or None, has_password=request.user.has_usable_password())
     if request.method == "POST" and form.is_valid():

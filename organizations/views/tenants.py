@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from accounts.reauth import reauth_required
 from core.errors import ApplicationError
 from core.forms import form_error
 from organizations import selectors, services
@@ -109,6 +110,7 @@ def org_settings(request, member):
 @tenant_page(
     methods=("POST",), permission=OwnerOnly.DELETE_ORGANIZATION, denied="Only an owner can delete the organization."
 )
+@reauth_required
 def org_delete(request, member):
     form = DeleteForm(request.POST)
     if form.is_valid():

@@ -19,7 +19,7 @@ def api():
 
 @pytest.fixture
 def as_owner(api, owner, org):
-    api.force_authenticate(owner)
+    api.force_login(owner)  # a signed-in session, recent: deleting asks for one (docs/accounts.md)
     return api
 
 
@@ -107,7 +107,7 @@ def test_delete_confirms_the_name(as_owner, org):
 def test_personal_organization_cannot_be_deleted(api, owner):
     personal = factories.TenantFactory(owner=owner, is_default=True, name="Mine", slug="mine")
     join(personal, owner, role="owner")
-    api.force_authenticate(owner)
+    api.force_login(owner)
 
     assert_error(api.delete("/api/v1/orgs/mine/", {"confirm_name": "Mine"}, format="json"), 409, "default_organization")
 

@@ -38,6 +38,8 @@ ROUTES = {
     # Signing up and in, and links that carry their own secret
     "accounts/signup/": PUBLIC,
     "accounts/login/": PUBLIC,
+    # The second step of a sign-in with two-factor on: before one is complete.
+    "accounts/login/two-factor/": PUBLIC,
     "accounts/logout/": PUBLIC,
     "accounts/password/reset/": PUBLIC,
     "accounts/password/reset/sent/": PUBLIC,
@@ -58,6 +60,13 @@ ROUTES = {
     "accounts/email-preferences/": USER,
     "accounts/delete/": USER,
     "accounts/export/": USER,
+    "accounts/reauthenticate/": USER,
+    "accounts/two-factor/": USER,
+    "accounts/two-factor/setup/begin/": USER,
+    "accounts/two-factor/setup/": USER,
+    "accounts/two-factor/setup/qr.svg": USER,
+    "accounts/two-factor/recovery-codes/": USER,
+    "accounts/two-factor/turn-off/": USER,
     # Staff signed in as a user stop it here (the start is in the admin).
     "accounts/impersonation/stop/": USER,
     "orgs/": USER,
