@@ -19,7 +19,7 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.oidc import google_enabled
-from accounts.ratelimit import RateLimited, client_ip
+from accounts.ratelimit import RateLimited
 from accounts.selectors import signup_invitation_get, user_has_verified_email
 from accounts.services import (
     password_reset_check,
@@ -30,6 +30,7 @@ from accounts.services import (
     user_signup,
 )
 from accounts.views.common import SIGN_IN_BACKEND, safe_next
+from core.context import client_ip
 from core.errors import ApplicationError
 
 
