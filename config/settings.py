@@ -7,7 +7,6 @@ SECRET_KEY, DATABASE_URL, ALLOWED_HOSTS explicitly.
 
 import datetime as dt
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import environ
 from csp import constants as csp
@@ -95,8 +94,9 @@ MIDDLEWARE = [
     # 500) becomes the API's error shape, as in production.
     "core.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # The Content Security Policy header on every response (CONTENT_SECURITY_POLICY below).
-    "csp.middleware.CSPMiddleware",
+    # The Content Security Policy header on every response (CONTENT_SECURITY_POLICY below):
+    # django-csp's middleware, with Stripe's hosted pages added to form-action.
+    "core.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # core.middleware.*: Django's own, passed by for requests made with an API key, which need
     # no session, CSRF, session user or messages (core/middleware.py).
@@ -408,16 +408,16 @@ if REDIS_URL:
 # --- end of logs, Sentry, Redis ------------------------------------------------------------------
 
 # --- Content Security Policy (django-csp; docs/deploy.md, "Security settings") -----------------
-# Everything from Keel's own origin; no inline script (the few inline ones carry the request's
-# nonce) and no inline style; forms may post to Keel and be redirected to Stripe's hosted
-# checkout and billing portal (Chromium applies form-action to a POST's redirect): the sandbox's
-# origin when STRIPE_API_BASE points at it, else Stripe's. Violations are reported to
-# /csp-report/ (core/csp.py), which logs them.
-_stripe_pages = (
-    [f"{urlsplit(STRIPE_API_BASE).scheme}://{urlsplit(STRIPE_API_BASE).netloc}"]
-    if STRIPE_API_BASE
-    else ["https://checkout.stripe.com", "https://billing.stripe.com"]
-)
+# Everything from Keel's own origin; no inline script (an inline one would carry the request's
+# nonce) and no inline style. Forms post to Keel, and the checkout and billing-portal ones are
+# redirected to Stripe's hosted pages (Chromium applies form-action to a POST's redirect): the
+# hooks below add those origins to form-action on each response (core.csp.CSPMiddleware), each
+# `hook() -> list[str]`; billing's names the sandbox's origin when Keel's Stripe client points at
+# it (STRIPE_API_BASE), else checkout.stripe.com and billing.stripe.com. Violations are reported
+# to /csp-report/ (core/csp.py), which logs them.
+KEEL_CSP_FORM_ACTION_HOOKS: list[str] = [
+    "billing.stripe_api.hosted_page_origins",
+]
 CSP_FORM_ACTION_EXTRA = env.list("CSP_FORM_ACTION_EXTRA", default=[])
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -430,7 +430,7 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [csp.NONE],
         "base-uri": [csp.SELF],
         "object-src": [csp.NONE],
-        "form-action": [csp.SELF, *_stripe_pages, *CSP_FORM_ACTION_EXTRA],
+        "form-action": [csp.SELF, *CSP_FORM_ACTION_EXTRA],
         "report-uri": "/csp-report/",
     },
 }

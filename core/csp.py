@@ -1,4 +1,5 @@
-"""The Content Security Policy's report endpoint (docs/deploy.md, "Security settings").
+"""The Content Security Policy: its report endpoint and its middleware (docs/deploy.md,
+"Security settings").
 
 Browsers POST a violation of the policy (settings.CONTENT_SECURITY_POLICY) to
 /csp-report/ (`report-uri`) as `application/csp-report` JSON, or as a Reporting API list
@@ -13,8 +14,11 @@ import json
 import logging
 from urllib.parse import urlsplit
 
+from csp import middleware as csp_middleware
+from django.conf import settings
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.urls import Resolver404, resolve
+from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
 logger = logging.getLogger("keel.csp")
@@ -92,3 +96,25 @@ def csp_report(request):
             f":{line}" if isinstance(line, int) else "",
         )
     return HttpResponse(status=204)
+
+
+class CSPMiddleware(csp_middleware.CSPMiddleware):
+    """django-csp's, with `form-action` extended per response by KEEL_CSP_FORM_ACTION_HOOKS:
+    each `hook() -> list[str]` of origins (billing's: Stripe's hosted pages, or the sandbox's
+    origin), read when the response is made, so that it follows where Keel's Stripe client
+    points at that moment rather than at start-up."""
+
+    def get_policy_parts(self, request, response, report_only=False):
+        parts = super().get_policy_parts(request, response, report_only=report_only)
+        if report_only:
+            return parts
+        origins = [origin for path in settings.KEEL_CSP_FORM_ACTION_HOOKS for origin in import_string(path)()]
+        if origins:
+            base = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"].get("form-action", [])
+            update = dict(parts.update or {})
+            # django-csp's update appends to the configured list; keep each origin once.
+            update["form-action"] = [origin for origin in dict.fromkeys(origins) if origin not in base] + list(
+                update.get("form-action", [])
+            )
+            parts.update = update
+        return parts

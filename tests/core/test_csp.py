@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import stripe
 from django.conf import settings
 from django.test import Client
 
@@ -97,23 +98,32 @@ def test_the_api_docs_start_swagger_ui_from_a_script_file_not_inline(client):
 
 
 @pytest.mark.parametrize(
-    ("stripe_api_base", "expected"),
+    ("api_base", "expected"),
     [
+        # The sandbox serves its hosted checkout and portal on its own origin.
         ("http://127.0.0.1:12111", ["'self'", "http://127.0.0.1:12111"]),
-        ("", ["'self'", "https://checkout.stripe.com", "https://billing.stripe.com"]),
+        ("https://api.stripe.com", ["'self'", "https://checkout.stripe.com", "https://billing.stripe.com"]),
     ],
 )
-def test_forms_may_be_redirected_to_stripe_s_hosted_pages_or_the_sandbox(stripe_api_base, expected):
+def test_forms_may_be_redirected_to_the_hosted_pages_of_the_stripe_keel_talks_to(
+    client, monkeypatch, api_base, expected
+):
+    # Where Keel's Stripe client points (STRIPE_API_BASE, set on the library at start-up).
+    monkeypatch.setattr(stripe, "api_base", api_base)
+    assert directives(client.get("/pricing/"))["form-action"] == expected
+
+
+def test_extra_form_action_origins_come_from_the_environment():
     code = (
         "import django, json; django.setup(); from django.conf import settings as s; "
         "print(json.dumps(s.CONTENT_SECURITY_POLICY['DIRECTIVES']['form-action']))"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "STRIPE_API_BASE": stripe_api_base}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "CSP_FORM_ACTION_EXTRA": "https://pay.example"}
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == expected
+    assert json.loads(result.stdout) == ["'self'", "https://pay.example"]
 
 
 # --- the report endpoint ------------------------------------------------------------------------
