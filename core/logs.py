@@ -4,17 +4,40 @@
 `request_id`: the current request's (core/context.py), or "-" outside a request. With
 LOG_FORMAT=json (production's default) each line is one JSON object, through
 python-json-logger's formatter: `time`, `level`, `logger`, `message`, `request_id`, and
-`exc_info` for an exception. Nothing here adds personal data: no address, no user.
+`exc_info` for an exception. Nothing here adds personal data (no address, no user), and the
+tokens in link paths are taken out (`redact`).
 """
 
 import logging
+import re
 
 from core.context import request_id
 
+# Paths whose segments are secrets: email verification, unsubscribe, password reset and invitation
+# links carry a token, a webhook endpoint's URL its uuid. Django logs a path on every 4xx and 5xx
+# ("Not Found: /accounts/verify/<token>/"): the secret part becomes `[redacted]`.
+SECRET_PATHS = re.compile(
+    r"(?P<prefix>/(?:verify|unsubscribe|accept|webhook)/)[^/?#\s'\"]+"
+    r"|(?P<reset>/password/reset/)(?!sent/)[^/?#\s'\"]+/[^/?#\s'\"]+"
+)
+
+
+def redact(text: str) -> str:
+    return SECRET_PATHS.sub(lambda m: (m.group("prefix") or m.group("reset")) + "[redacted]", text)
+
 
 class RequestIdFilter(logging.Filter):
+    """Adds `request_id`; takes the secrets out of the paths a record names (`redact`), and drops
+    the request object Django attaches to its `django.request` lines (its repr is the full path)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id() or "-"
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        if hasattr(record, "request"):
+            del record.request
         return True
 
 

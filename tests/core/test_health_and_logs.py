@@ -141,3 +141,24 @@ def test_the_current_request_s_address_is_readable_during_the_request(rf, settin
 
     response = RequestIdMiddleware(view)(rf.get("/", REMOTE_ADDR="192.0.2.8"))
     assert seen == {"ip": "192.0.2.8", "id": response["X-Request-ID"]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/accounts/verify/s3cr3t-token-value/", "/accounts/verify/[redacted]/"),
+        ("/accounts/unsubscribe/s3cr3t-token-value/", "/accounts/unsubscribe/[redacted]/"),
+        ("/accounts/password/reset/MQ/s3cr3t-token-value/", "/accounts/password/reset/[redacted]/"),
+        ("/invitations/accept/s3cr3t-token-value/", "/invitations/accept/[redacted]/"),
+        ("/stripe/webhook/s3cr3t-token-value/", "/stripe/webhook/[redacted]/"),
+    ],
+)
+def test_tokens_in_link_paths_are_not_logged(client, console_lines, path, logged):
+    # A 404 or 400 for a link makes Django log its path ("Not Found: ...").
+    response = client.get(f"/no-such-prefix{path}")
+
+    assert response.status_code == 404
+    output = console_lines.getvalue()
+    assert "s3cr3t" not in output
+    assert f"Not Found: /no-such-prefix{logged}" in output
