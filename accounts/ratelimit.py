@@ -14,6 +14,7 @@ import time
 from django.core.cache import cache
 
 from accounts.selectors import user_by_identifier
+from core.context import client_ip  # noqa: F401  (re-exported for callers that import it from here)
 from core.errors import ApplicationError
 
 
