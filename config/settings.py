@@ -77,10 +77,15 @@ INSTALLED_APPS = [
     "djstripe",
     "axes",
     "csp",  # the Content Security Policy (CONTENT_SECURITY_POLICY below)
+    # Staff impersonation for support: its views only (accounts/views/impersonation.py); Keel
+    # renders its own banner, so neither its middleware nor its notification template is used.
+    "hijack",
     "core",
     "organizations",
     "credits",
     "billing",
+    # Below every app that writes audit rows, but only by string references (docs/audit.md).
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +109,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "core.middleware.CsrfViewMiddleware",
     "core.middleware.AuthenticationMiddleware",
+    # The request being served is the audit log's actor (docs/audit.md).
+    "audit.middleware.AuditContextMiddleware",
     "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A page asked for by an organization's former slug redirects to the current one.
@@ -129,6 +136,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "organizations.context_processors.current_tenant",
+                "accounts.context_processors.impersonation",
             ],
         },
     },
@@ -297,6 +305,14 @@ KEEL_ACCOUNT_DELETE_HOOKS: list[str] = [
     "billing.services.departures.account_subscriptions_cancel",
     "organizations.services.tenants_account_delete",
 ]
+# The data export (docs/accounts.md, "Your data"): after the account's own sections, each
+# `section(user=user) -> (name, data)`, data JSON or an iterator of JSON items (streamed).
+KEEL_ACCOUNT_EXPORT_SECTIONS: list[str] = [
+    "organizations.selectors.user_export_memberships",
+    "credits.selectors.user_export_credit_transactions",
+    "credits.selectors.user_export_api_keys",
+    "billing.selectors.user_export_invoices",
+]
 # Organization deletion runs these on commit, each as `hook(tenant=tenant)`.
 KEEL_TENANT_DELETE_HOOKS: list[str] = [
     "billing.services.departures.tenant_subscriptions_cancel",
@@ -356,6 +372,8 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 # Password-reset requests per hour: per client IP and per account (or address).
 PASSWORD_RESET_LIMIT_PER_IP = env.int("PASSWORD_RESET_LIMIT_PER_IP", default=10)
 PASSWORD_RESET_LIMIT_PER_ACCOUNT = env.int("PASSWORD_RESET_LIMIT_PER_ACCOUNT", default=3)
+# Data exports per hour per account (each reads the whole ledger of the user).
+ACCOUNT_EXPORT_LIMIT_PER_HOUR = env.int("ACCOUNT_EXPORT_LIMIT_PER_HOUR", default=5)
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=1024 * 1024)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
@@ -372,6 +390,14 @@ AXES_VERBOSE = False
 # Keel registers AccessAttempt's admin itself (accounts/admin.py: read-only, delete to unlock);
 # axes' AccessLog and AccessFailureLog stay empty here (no access log, no failure log).
 AXES_ENABLE_ADMIN = False
+# Axes' database handler, except that staff impersonating a user is not that user's sign-in.
+AXES_HANDLER = "accounts.backends.AxesHandler"
+
+# Staff impersonation (django-hijack, docs/accounts.md): who may sign in as whom (never towards
+# staff, disabled or deleted accounts), and no notification injected by hijack itself (Keel's
+# banner is templates/accounts/_impersonation_banner.html).
+HIJACK_PERMISSION_CHECK = "accounts.selectors.impersonation_allowed"
+HIJACK_INSERT_BEFORE = None
 
 # --- Logs, Sentry, Redis (docs/deploy.md, "Health and logs") ---------------------------------
 # One line per record on stderr, each with the request's id (core/logs.py); `json` (production's

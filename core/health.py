@@ -19,10 +19,12 @@ from django.core.cache import cache
 from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
 
 
+@require_safe
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
@@ -49,6 +51,7 @@ def _cache_ok() -> bool:
         return False
 
 
+@require_safe
 def readyz(request):
     checks = {
         "database": "ok" if _database_ok() else "failed",

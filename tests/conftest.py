@@ -6,7 +6,7 @@ from django.db import connection, migrations
 
 from tests import factories
 
-KEEL_APPS = ("core", "accounts", "organizations", "credits", "billing")
+KEEL_APPS = ("core", "accounts", "organizations", "credits", "billing", "audit")
 
 
 def migration_sql():
