@@ -55,7 +55,8 @@ class AuditEvent(CreatedModel):
     # An API key's prefix and name, "Stripe", a command's name: never an email.
     actor_label = models.CharField(max_length=200, blank=True, default="")
     target_type = models.CharField(max_length=40, blank=True, default="")
-    target_id = models.CharField(max_length=64, blank=True, default="")
+    # Stripe ids (a checkout session's is 66 characters and more) as well as UUIDs.
+    target_id = models.CharField(max_length=255, blank=True, default="")
     target_label = models.CharField(max_length=200, blank=True, default="")
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)

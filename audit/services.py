@@ -32,14 +32,51 @@ def audit_record(
     `target` is a model instance (its type, id and label are taken from it) or nothing with
     the three given explicitly. `before`/`after` hold the fields that changed, JSON only.
     """
+    event = audit_event(
+        action=action,
+        tenant=tenant,
+        tenant_id=tenant_id,
+        target=target,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        before=before,
+        after=after,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def audit_records(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Several rows (built by `audit_event`) in one INSERT: a change that touches many things at
+    once (the keys of a departing member, a batch of expired grants)."""
+    if not connection.in_atomic_block:
+        raise AuditOutsideTransaction("audit rows written outside a transaction")
+    return AuditEvent.objects.bulk_create(events) if events else []
+
+
+def audit_event(
+    *,
+    action: str,
+    tenant=None,
+    tenant_id=None,
+    target=None,
+    target_type: str = "",
+    target_id: str = "",
+    target_label: str | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    actor=None,
+) -> AuditEvent:
+    """The unsaved row `audit_record` writes (the same arguments)."""
     if not connection.in_atomic_block:
         raise AuditOutsideTransaction(f"audit row {action!r} written outside a transaction")
-    actor = current_actor()
+    actor = actor or current_actor()
     if target is not None:
         target_type = target_type or target._meta.model_name
         target_id = target_id or str(target.pk)
         target_label = _label(target) if target_label is None else target_label
-    return AuditEvent.objects.create(
+    return AuditEvent(
         tenant_id=tenant.pk if tenant is not None else tenant_id,
         action=action,
         actor_kind=actor.kind,
@@ -47,7 +84,7 @@ def audit_record(
         impersonator_id=actor.impersonator_id,
         actor_label=actor.label,
         target_type=target_type,
-        target_id=str(target_id),
+        target_id=str(target_id)[:255],
         target_label=(target_label or "")[:200],
         before=before,
         after=after,

@@ -155,10 +155,31 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 
+# What stands between Keel and PostgreSQL (docs/deploy.md, "PgBouncer"): empty for a direct
+# connection (or a session pooler), `pgbouncer-transaction` for PgBouncer in transaction
+# pooling mode, where a connection's server changes between transactions. Then nothing may
+# outlive a transaction on the server: no server-side cursors (Django's docs prescribe
+# DISABLE_SERVER_SIDE_CURSORS: `.iterator()` would DECLARE a cursor the next transaction
+# cannot find) and no prepared statements (PgBouncer keeps none before 1.21).
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", localdb.POOLER):
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLER={DATABASE_POOLER!r}: leave it empty (a direct connection or a session pooler) "
+        f"or set {localdb.POOLER!r} (PgBouncer in transaction pooling mode)."
+    )
+TRANSACTION_POOLER = DATABASE_POOLER == localdb.POOLER
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = TRANSACTION_POOLER
+
 # The credits hot paths prepare their statements (core/db.py,
-# `hot_cursor`). Set False behind a pooler that cannot keep prepared statements
-# (PgBouncer in transaction mode before 1.21).
-DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+# `hot_cursor`). Off behind a pooler that cannot keep prepared statements
+# (DATABASE_POOLER=pgbouncer-transaction: PgBouncer in transaction mode before 1.21).
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=not TRANSACTION_POOLER)
+if DB_PREPARED_STATEMENTS and TRANSACTION_POOLER:
+    raise ImproperlyConfigured(
+        "DB_PREPARED_STATEMENTS=True behind DATABASE_POOLER=pgbouncer-transaction: PgBouncer before 1.21 "
+        "sends each transaction to any server connection, where the statement was never prepared. "
+        "Leave DB_PREPARED_STATEMENTS unset."
+    )
 if DB_PREPARED_STATEMENTS:
     # Django turns psycopg's statement preparation off unless this is set: a statement is
     # prepared once a connection has run it this many times. Django's own (client-side
@@ -329,6 +350,24 @@ KEEL_MEMBERSHIP_END_HOOKS: list[str] = [
 KEEL_DASHBOARD_PANELS: list[str] = [
     "billing.dashboard.plan_panel",
 ]
+
+# Background work (docs/deploy.md, "Queue (Celery)"): with a broker, core.tasks.enqueue puts
+# tasks (emails) on the queue for `celery -A config worker` after the transaction commits;
+# unset, they run inline after commit. Redis, e.g. redis://127.0.0.1:6379/0.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# No result backend: nothing waits for a task's result.
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged when it has run, not when a worker took it: a worker lost mid-task
+# leaves it to another (every task is safe to run twice, core/tasks.py), one at a time each.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis redelivers a task no worker acknowledged within this many seconds (Celery's default).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_TIMEZONE = "UTC"
 
 # Credits
 FREE_PLAN_CREDITS = env.int("FREE_PLAN_CREDITS", default=100)

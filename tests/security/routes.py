@@ -80,6 +80,7 @@ ROUTES = {
     "o/<slug:slug>/delete/": TENANT,
     "o/<slug:slug>/transfer/": TENANT,
     "o/<slug:slug>/leave/": TENANT,
+    "o/<slug:slug>/audit/": TENANT,
     "o/<slug:slug>/members/": TENANT,
     "o/<slug:slug>/members/<uuid:member_id>/": TENANT,
     "o/<slug:slug>/members/<uuid:member_id>/reset-usage/": TENANT,
