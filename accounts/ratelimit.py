@@ -1,19 +1,20 @@
-"""Brute-force protection: the client IP, django-axes' hooks, and a cache-backed limiter.
+"""Brute-force protection: django-axes' hooks and a cache-backed limiter.
 
 Sign-in is guarded by django-axes (settings `AXES_*`): the lockout key is the
 pair (account, client IP). Axes does not see password-reset requests, so those
 go through `rate_limit_hit`, a fixed-window counter in Django's cache.
-Cache keys and log lines carry hashes, never an address or a username.
+Cache keys and log lines carry hashes, never an address or a username. The client address is
+`core.context.client_ip` (the proxies Keel trusts, TRUSTED_PROXIES).
 """
 
 import hashlib
 import math
 import time
 
-from django.conf import settings
 from django.core.cache import cache
 
 from accounts.selectors import user_by_identifier
+from core.context import client_ip  # noqa: F401  (re-exported for callers that import it from here)
 from core.errors import ApplicationError
 
 
@@ -21,21 +22,6 @@ class RateLimited(ApplicationError):
     code = "rate_limited"
     status = 429
     default_detail = "Too many attempts. Try again later."
-
-
-def client_ip(request) -> str | None:
-    """REMOTE_ADDR, or behind our own proxy the address it appended to X-Forwarded-For.
-
-    Only the last hop is trusted: earlier entries are whatever the client sent.
-    None when there is none (a request built in code, e.g. `force_login`): axes
-    stores the value in an IP column, so it must be an address or nothing.
-    """
-    if settings.SECURE_PROXY_SSL_HEADER:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            return hops[-1]
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _digest(value: str) -> str:

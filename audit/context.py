@@ -64,7 +64,7 @@ def _impersonator_id(request):
 
 
 def _request_actor(request) -> Actor:
-    from accounts.ratelimit import client_ip
+    from core.context import client_ip
 
     network = {"ip_address": client_ip(request), "request_id": getattr(request, "request_id", "") or ""}
     key = getattr(request, "auth", None)

@@ -3,6 +3,7 @@ with the account's secret key, pointed at `STRIPE_API_BASE` (the sandbox) when i
 (docs/billing.md)."""
 
 from functools import cache
+from urllib.parse import urlsplit
 
 import stripe
 from django.conf import settings
@@ -40,3 +41,19 @@ def client() -> stripe.StripeClient:
 @cache
 def _client(key: str, version: str, base: str) -> stripe.StripeClient:
     return stripe.StripeClient(key, stripe_version=version, base_addresses={"api": base}, max_network_retries=2)
+
+
+STRIPE_API = "https://api.stripe.com"
+STRIPE_HOSTED_PAGES = ["https://checkout.stripe.com", "https://billing.stripe.com"]
+
+
+def hosted_page_origins() -> list[str]:
+    """Where the checkout and billing-portal forms are redirected to (Stripe's hosted pages), for
+    the Content Security Policy's form-action (settings.KEEL_CSP_FORM_ACTION_HOOKS): the origin of
+    the API Keel talks to when it is not Stripe's (the sandbox serves its pages there), else
+    Stripe's checkout and billing hosts."""
+    base = (stripe.api_base or STRIPE_API).rstrip("/")
+    if base == STRIPE_API:
+        return STRIPE_HOSTED_PAGES
+    parts = urlsplit(base)
+    return [f"{parts.scheme}://{parts.netloc}"]

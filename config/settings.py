@@ -9,19 +9,50 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
 from config import localdb
+from core import logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+# --- Production: DJANGO_ENV (docs/deploy.md, "Security settings") -------------------------
+# `production` makes the secure defaults the defaults (HTTPS redirect, HSTS, JSON logs) and
+# refuses to start without the secrets and names a server needs; anything else (the default,
+# `development`) is what `make run` and `make test` need.
+DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+if DJANGO_ENV not in ("development", "production"):
+    raise ImproperlyConfigured(f"DJANGO_ENV must be `development` or `production`, not {DJANGO_ENV!r}.")
+PRODUCTION = DJANGO_ENV == "production"
+DEV_SECRET_KEY = "django-insecure-keel-local-development-only"
+
+
+def _required_in_production(name: str, why: str) -> None:
+    if PRODUCTION and not env.str(name, default="").strip():
+        raise ImproperlyConfigured(f"DJANGO_ENV=production needs {name}: {why} (docs/deploy.md).")
+
+
+_required_in_production("SECRET_KEY", "a long random string that signs sessions, tokens and links")
+_required_in_production("ALLOWED_HOSTS", "the host names the site answers to, comma-separated")
+_required_in_production("DATABASE_URL", "postgres://USER:PASSWORD@HOST:5432/NAME")
+_required_in_production("SITE_URL", "the https address of the site, used in emails and Stripe's return URLs")
+# --- end of production checks --------------------------------------------------------------
+
 DEBUG = env.bool("DEBUG", default=False)
-# The fallback key is for local use only; `manage.py check --deploy` flags it
-# (security.W009), and docs/deploy.md makes SECRET_KEY the first step.
-SECRET_KEY = env("SECRET_KEY", default="django-insecure-keel-local-development-only")
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_ENV=production refuses DEBUG=True: it shows tracebacks and settings to anyone.")
+# The fallback key is for local use only: production refuses it (above and below), and
+# `manage.py check --deploy` flags it (security.W009).
+SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY)
+if PRODUCTION and (SECRET_KEY == DEV_SECRET_KEY or SECRET_KEY.startswith("django-insecure-")):
+    raise ImproperlyConfigured(
+        "DJANGO_ENV=production needs a SECRET_KEY of its own, not the development one: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))' (docs/deploy.md)."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -45,6 +76,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files, no CDN
     "djstripe",
     "axes",
+    "csp",  # the Content Security Policy (CONTENT_SECURITY_POLICY below)
     # Staff impersonation for support: its views only (accounts/views/impersonation.py); Keel
     # renders its own banner, so neither its middleware nor its notification template is used.
     "hijack",
@@ -61,10 +93,19 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: an HTML error page Django rendered for an /api/ path (DEBUG's technical 404 and
+    # --- Operations (docs/deploy.md, "Health and logs") ---
+    # First: the request's id and client address, for every log line and the X-Request-ID header.
+    "core.middleware.RequestIdMiddleware",
+    # /healthz and /readyz answered here, before sessions, CSRF, axes and the HTTPS redirect.
+    "core.health.HealthCheckMiddleware",
+    # --- end of operations ---
+    # An HTML error page Django rendered for an /api/ path (DEBUG's technical 404 and
     # 500) becomes the API's error shape, as in production.
     "core.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The Content Security Policy header on every response (CONTENT_SECURITY_POLICY below):
+    # django-csp's middleware, with Stripe's hosted pages added to form-action.
+    "core.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # core.middleware.*: Django's own, passed by for requests made with an API key, which need
     # no session, CSRF, session user or messages (core/middleware.py).
@@ -203,11 +244,25 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Keel <no-reply@keel.loca
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+# --- HTTPS and proxies (docs/deploy.md, "Security settings"); production defaults are the secure ones.
+# TRUSTED_PROXIES: how many reverse proxies stand in front of the app, each appending the address
+# it saw to X-Forwarded-For. 0: the client is REMOTE_ADDR and X-Forwarded-For is ignored
+# (core/context.py, `client_ip`). BEHIND_PROXY (trust X-Forwarded-Proto) follows it by default.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXIES is a number of proxies: 0 or more.")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=TRUSTED_PROXIES > 0) else None
+)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# --- end of HTTPS and proxies ------------------------------------------------------------------
 
 # API
 REST_FRAMEWORK = {
@@ -370,7 +425,7 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default
 # Lock the (account, client IP) pair: a stranger cannot lock a user out from elsewhere.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_CALLABLE = "accounts.ratelimit.axes_username"
-AXES_CLIENT_IP_CALLABLE = "accounts.ratelimit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.context.client_ip"
 AXES_CLIENT_STR_CALLABLE = "accounts.ratelimit.axes_client_str"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
@@ -402,24 +457,74 @@ TWO_FACTOR_FAILURE_LIMIT = env.int("TWO_FACTOR_FAILURE_LIMIT", default=5)
 # API keys and changing billing ask to re-authenticate when the last one is older than this.
 REAUTH_MAX_AGE_SECONDS = env.int("REAUTH_MAX_AGE_SECONDS", default=15 * 60)
 
-# Logging: structured enough to read, never secrets or personal data.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    # axes logs every sign-in at INFO; its warnings (failures, lockouts) carry hashes only.
-    # The stripe library logs two INFO lines per request (URLs, no secrets).
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-        "stripe": {"level": "WARNING"},
+# --- Logs, Sentry, Redis (docs/deploy.md, "Health and logs") ---------------------------------
+# One line per record on stderr, each with the request's id (core/logs.py); `json` (production's
+# default) for a log collector, `plain` for people. Never secrets or personal data.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain")
+LOGGING = logs.logging_config(log_format=LOG_FORMAT, level=env("LOG_LEVEL", default="INFO"))
+
+# Errors to Sentry when SENTRY_DSN is set (sentry_sdk is not even imported otherwise): no
+# personal data (send_default_pii=False), SENTRY_TRACES_SAMPLE_RATE of requests traced.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration()],
+        send_default_pii=False,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        environment=env.str("SENTRY_ENVIRONMENT", default=DJANGO_ENV),
+    )
+
+# REDIS_URL: the cache (rate limits, /readyz) on Django's own Redis backend, and sessions in that
+# cache backed by the database (`cached_db`), so a throttle and a sign-in hold across servers.
+# Unset: the database cache above and database sessions (one machine, or many sharing PostgreSQL).
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="keel"),
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# --- end of logs, Sentry, Redis ------------------------------------------------------------------
+
+# --- Content Security Policy (django-csp; docs/deploy.md, "Security settings") -----------------
+# Everything from Keel's own origin; no inline script (an inline one would carry the request's
+# nonce) and no inline style. Forms post to Keel, and the checkout and billing-portal ones are
+# redirected to Stripe's hosted pages (Chromium applies form-action to a POST's redirect): the
+# hooks below add those origins to form-action on each response (core.csp.CSPMiddleware), each
+# `hook() -> list[str]`; billing's names the sandbox's origin when Keel's Stripe client points at
+# it (STRIPE_API_BASE), else checkout.stripe.com and billing.stripe.com. Violations are reported
+# to /csp-report/ (core/csp.py), which logs them.
+KEEL_CSP_FORM_ACTION_HOOKS: list[str] = [
+    "billing.stripe_api.hosted_page_origins",
+]
+CSP_FORM_ACTION_EXTRA = env.list("CSP_FORM_ACTION_EXTRA", default=[])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "object-src": [csp.NONE],
+        "form-action": [csp.SELF, *CSP_FORM_ACTION_EXTRA],
+        "report-uri": "/csp-report/",
     },
 }
+# --- end of Content Security Policy -------------------------------------------------------------
 
 SILENCED_SYSTEM_CHECKS = [
     # users.username is unique case-insensitively (a Lower() unique
     # constraint), which Django's check does not recognise.
     "auth.W004",
+    # Keel's CSRF middleware is a subclass of Django's, which Django's check does not recognise
+    # by name; keel.W001/W002 (core/checks.py) check the subclass and the cookie instead.
+    "security.W003",
 ]

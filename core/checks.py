@@ -9,7 +9,7 @@ This check imports every one at start-up.
 import re
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 from django.utils.module_loading import import_string
 
 HOOK_SETTING = re.compile(r"KEEL_[A-Z_]+_(HOOKS|NOTICES|PANELS|SECTIONS)")
@@ -52,3 +52,41 @@ def keel_hooks(app_configs=None, **kwargs) -> list[Error]:
             continue
         errors.extend(_import_errors(name, path))
     return errors
+
+
+# Django's CSRF deploy checks look for "django.middleware.csrf.CsrfViewMiddleware" by name in
+# MIDDLEWARE; Keel's is a subclass of it (core.middleware.CsrfViewMiddleware, passed by for
+# API-key requests), so Django reports security.W003 ("not using CSRF protection") and skips
+# W016 (the CSRF cookie's Secure flag). settings silence W003; these two checks stand in for
+# both, for the subclass.
+def _csrf_middleware_in_use() -> bool:
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    for path in settings.MIDDLEWARE:
+        try:
+            middleware = import_string(path)
+        except ImportError:
+            continue
+        if isinstance(middleware, type) and issubclass(middleware, CsrfViewMiddleware):
+            return True
+    return False
+
+
+@register(deploy=True)
+def keel_csrf_middleware(app_configs=None, **kwargs) -> list[Warning]:
+    if not _csrf_middleware_in_use():
+        return [
+            Warning(
+                "No CSRF middleware (django.middleware.csrf.CsrfViewMiddleware or a subclass) is in MIDDLEWARE.",
+                id="keel.W001",
+            )
+        ]
+    if not settings.CSRF_COOKIE_SECURE:
+        return [
+            Warning(
+                "CSRF_COOKIE_SECURE is False: the CSRF cookie would travel over plain HTTP.",
+                hint="Leave SECURE_COOKIES on (its default when DEBUG is off).",
+                id="keel.W002",
+            )
+        ]
+    return []

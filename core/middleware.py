@@ -99,3 +99,20 @@ class ApiErrorShapeMiddleware:
             code, detail = _API_ERRORS[response.status_code]
             return error_json(response.status_code, code, detail)
         return response
+
+
+class RequestIdMiddleware:
+    """First in MIDDLEWARE: every request gets an id (its trusted proxy's X-Request-ID, else a
+    new uuid4 hex) and its client address, for the length of the request (core/context.py);
+    every log line carries the id (core/logs.py) and the response says it in X-Request-ID."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from core import context
+
+        context.request_start(request)
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        return response

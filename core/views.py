@@ -1,16 +1,7 @@
 from django.core.exceptions import RequestDataTooBig
-from django.db import connection
-from django.http import JsonResponse
 from django.views import defaults
 
 from core.api import PayloadTooLarge, error_json, is_api_path
-
-
-def healthz(request):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
-
 
 # Django's error handlers (config/urls.py): `/api/` answers in the API's error shape, pages as
 # Django does. They serve what happens outside a DRF view (no route matched, a malformed id in

@@ -19,7 +19,7 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.oidc import google_enabled
-from accounts.ratelimit import RateLimited, client_ip
+from accounts.ratelimit import RateLimited
 from accounts.reauth import reauth_required
 from accounts.selectors import signup_invitation_get, user_has_verified_email
 from accounts.services import (
@@ -33,6 +33,7 @@ from accounts.services import (
 from accounts.services.two_factor import two_factor_enabled
 from accounts.sessions import two_factor_pending_start
 from accounts.views.common import SIGN_IN_BACKEND, safe_next
+from core.context import client_ip
 from core.errors import ApplicationError
 
 

@@ -1,8 +1,9 @@
 """What every page must pass in a real browser: `check_page(page, name)`.
 
 (a) nothing wider than the viewport (at 375 px, nothing past 375 px), (b) no `serious` or
-`critical` axe-core violation, (c) no console error, uncaught exception or failed request
-since the page was opened or last checked, and (d) a full-page screenshot,
+`critical` axe-core violation, (c) no console error, uncaught exception, failed request or
+Content Security Policy violation (a `securitypolicyviolation` event, or Chromium's "Refused
+to ..." console line) since the page was opened or last checked, and (d) a full-page screenshot,
 `<name>-<desktop|phone>-<light|dark>.png`, in docs/screenshots/ with KEEL_SCREENSHOTS=1
 (`make screenshots`), else in pytest's temporary directory. Every problem of a page is in one
 failure message, which names the screenshot. `check_pages` does the same for one page open
@@ -15,7 +16,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from urllib.parse import urljoin
 from weakref import WeakKeyDictionary
@@ -52,8 +53,10 @@ class Recorder:
     page_errors: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
     error_responses: list[tuple[int, str, str]] = field(default_factory=list)  # (status, url, resource type)
+    csp_violations: list[str] = field(default_factory=list)
 
     def clear(self) -> None:
+        self.csp_violations.clear()
         self.console_errors.clear()
         self.page_errors.clear()
         self.failed_requests.clear()
@@ -62,6 +65,18 @@ class Recorder:
 
 _recorders: "WeakKeyDictionary[Page, Recorder]" = WeakKeyDictionary()
 
+# Run in every document before its own scripts (an init script, which the page's policy does not
+# govern): each violation of the page's Content Security Policy is passed to Python at once, so
+# one that happens just before a navigation is not lost with the document.
+_CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', (event) => {
+  window.__keelCspViolation(
+    `${event.effectiveDirective} refused ${event.blockedURI || 'inline'} ` +
+    `(${event.sourceFile || event.documentURI}${event.lineNumber ? ':' + event.lineNumber : ''}` +
+    `${event.sample ? ', "' + event.sample + '"' : ''})`);
+});
+"""
+
 
 def record(page: Page, variant: Variant, screenshot_dir: Path) -> Page:
     """Start recording `page`'s console errors, uncaught exceptions and failed requests."""
@@ -69,7 +84,7 @@ def record(page: Page, variant: Variant, screenshot_dir: Path) -> Page:
     _recorders[page] = recorder
 
     def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
+        if message.type == "error" or _CSP_CONSOLE.match(message.text):
             where = message.location.get("url") or ""
             recorder.console_errors.append(f"{message.text} ({where})" if where else message.text)
 
@@ -80,6 +95,8 @@ def record(page: Page, variant: Variant, screenshot_dir: Path) -> Page:
         if response.status >= 400:
             recorder.error_responses.append((response.status, response.url, response.request.resource_type))
 
+    page.expose_function("__keelCspViolation", lambda text: recorder.csp_violations.append(text))
+    page.add_init_script(_CSP_LISTENER)
     page.on("console", on_console)
     page.on("pageerror", lambda error: recorder.page_errors.append(str(error)))
     page.on("requestfailed", on_request_failed)
@@ -181,11 +198,18 @@ def overflow_problems(page: Page, limit: int = 8) -> list[str]:
 # --- (b) accessibility -----------------------------------------------------------------------
 
 
+@cache
+def _axe_source() -> str:
+    return AXE.read_text() + "\n;undefined"
+
+
 def axe_start(page: Page) -> None:
     """Start axe-core on the page as it is now (every rule axe runs by default), without
     waiting: pages of several contexts then run it at once, each in its own renderer."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE))
+        # Evaluated through the DevTools protocol, not added as a <script> (which the page's
+        # Content Security Policy rightly refuses, being inline and without the page's nonce).
+        page.evaluate(_axe_source())
     # axe.run does much of its work before its first await: started from a timer, it runs
     # after this call returns, while the caller goes on to the next page.
     page.evaluate(
@@ -217,6 +241,9 @@ def axe_problems(page: Page, targets_shown: int = 6) -> list[str]:
 
 # --- (c) console errors and failed requests --------------------------------------------------
 
+# What Chromium logs for a Content Security Policy violation ("Refused to execute inline script
+# because it violates ...", "Refused to load the image ...", "Refused to apply inline style ...").
+_CSP_CONSOLE = re.compile(r"^Refused to ")
 _STATUS_CONSOLE = re.compile(r"^Failed to load resource: the server responded with a status of (\d+)")
 # Chromium fetches the icon by itself, after the page has loaded, and logs a failure only when
 # it comes back in time: reported here it would come and go from run to run. `icon_problems`
@@ -232,7 +259,11 @@ def traffic_problems(page: Page, recorder: Recorder, expect_status: int | None) 
         return expect_status is not None and status == expect_status and url == page.url
 
     lines = [f"page error: {error}" for error in recorder.page_errors]
+    lines += [f"CSP violation: {violation}" for violation in recorder.csp_violations]
     for text in recorder.console_errors:
+        if _CSP_CONSOLE.match(text):
+            lines.append(f"CSP violation (console): {text}")
+            continue
         status = _STATUS_CONSOLE.match(text)
         if status and _FAVICON.search(text):
             continue

@@ -31,12 +31,12 @@ def site():
 def serve(new_page, site):
     """`serve(html, viewport)`: a page at {site}/ showing `html`; any other path is a 404."""
 
-    def open_page(html: str, viewport: str = "desktop"):
+    def open_page(html: str, viewport: str = "desktop", headers: dict | None = None):
         page = new_page(viewport)
 
         def fulfil(route):
             if route.request.url == f"{site}/":
-                route.fulfill(status=200, content_type="text/html", body=html)
+                route.fulfill(status=200, content_type="text/html", body=html, headers=headers or {})
             else:
                 route.fulfill(status=404, content_type="text/plain", body="Not Found")
 
@@ -92,6 +92,25 @@ def test_console_errors_exceptions_and_missing_files_are_reported(serve):
     assert "console error: boom" in message
     assert "page error: kaboom" in message
     assert "HTTP 404 for stylesheet" in message and "/static/css/no-such-file.css" in message
+
+
+POLICY = {"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'"}
+
+
+def test_content_security_policy_violations_are_reported(serve):
+    page = serve(
+        CLEAN.format(extra='<p style="color: red">styled</p><script>document.title = "ran"</script>'),
+        headers=POLICY,
+    )
+    problems = failure(page)
+
+    assert "CSP violation: script-src-elem refused inline" in problems
+    assert "CSP violation: style-src-attr refused inline" in problems
+    assert page.title() == "Clean"  # the inline script was refused
+
+
+def test_a_page_keeping_its_policy_passes(serve):
+    check_page(serve(CLEAN.format(extra=""), headers=POLICY), "clean-with-policy")
 
 
 def test_the_problems_are_cleared_once_reported(serve):

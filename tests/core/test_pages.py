@@ -9,11 +9,6 @@ def test_home_page_renders(client):
 
 
 @pytest.mark.django_db
-def test_healthz_touches_the_database(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
-
-
-@pytest.mark.django_db
 def test_seed_demo_is_rerunnable_and_prints_the_password():
     from io import StringIO
 

@@ -29,6 +29,9 @@ ROUTES = {
     # The site itself
     "": PUBLIC,
     "healthz": PUBLIC,
+    "readyz": PUBLIC,
+    # Browsers report Content Security Policy violations here (core/csp.py): no session, no CSRF.
+    "csp-report/": PUBLIC,
     "pricing/": PUBLIC,
     "api/schema/": PUBLIC,
     "api/docs/": PUBLIC,

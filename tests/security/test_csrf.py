@@ -22,10 +22,13 @@ CSRF_EXEMPT = {
     # RFC 8058 one-click unsubscribe: mail clients POST with no session; the signed token in the
     # link is the credential (tests/accounts/test_emails.py).
     "accounts/unsubscribe/<str:token>/",
+    # Content Security Policy reports: browsers POST them with no token; they change nothing but
+    # a log line (tests/core/test_csp.py).
+    "csp-report/",
 }
 # Read-only API routes: every unsafe method is 405 (or the session's CSRF 403), so there is
 # no write to forge.
-READ_ONLY = {"api/schema/", "api/docs/", "api/v1/prices/"}
+READ_ONLY = {"api/schema/", "api/docs/", "api/v1/prices/", "healthz", "readyz"}
 UNSAFE = [method for method in METHODS if method != "GET"]
 CHECKED = sorted(route for route, kind in ROUTES.items() if kind != STAFF and route not in CSRF_EXEMPT)
 

@@ -36,7 +36,7 @@ def test_an_unknown_account_locks_like_a_real_one(settings):
 
 
 def test_hops_a_client_adds_do_not_make_a_new_address(settings):
-    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.TRUSTED_PROXIES = 1  # one proxy in front, which appends the address it saw
     factories.UserFactory(username="ada")
     proxy_saw = "203.0.113.7"  # the address our proxy appended: the real client
     for n in range(settings.AXES_FAILURE_LIMIT):
