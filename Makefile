@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # Runs a command with DATABASE_URL set: the local server, started for it and stopped after.
 WITH_DB := $(BIN)/python -m config.localdb --
 
-.PHONY: run test screenshots chromium install install-dev lint sandbox bench bench-webhooks bench-dashboard clean _run
+.PHONY: run test screenshots chromium install install-dev lint sandbox bench bench-webhooks bench-dashboard bench-load clean _run
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,13 @@ bench-webhooks: install-dev
 # The organization dashboard with 100,000 transactions against the sign-in page (docs/performance.md).
 bench-dashboard: install-dev
 	$(BIN)/python bench/dashboard.py --write-docs
+
+# Two app servers behind nginx, with PgBouncer, Redis and the Stripe sandbox, and 60 s of mixed
+# traffic through them (bench/cluster.py, bench/load.py; docs/performance.md, "Many servers").
+# Installs Debian's nginx and pgbouncer when missing, as `make chromium` does.
+BENCH_LOAD_ARGS ?=
+bench-load: install-dev
+	$(BIN)/python bench/cluster.py --write-docs $(BENCH_LOAD_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

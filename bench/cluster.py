@@ -1,0 +1,613 @@
+"""Keel on many servers, on loopback: two gunicorn app servers behind nginx, PgBouncer, Redis,
+the Stripe sandbox, then bench/load.py through the balancer (docs/performance.md, "Many
+servers"; docs/deploy.md, "Many servers").
+
+    .venv/bin/python bench/cluster.py [--duration 60] [--connections 32] [--write-docs]
+    make bench-load
+
+Everything it starts is its own and is stopped when it ends, on Ctrl-C and on failure too:
+
+* PostgreSQL: the machine's service on 127.0.0.1:5432 (started if it is down), a fresh
+  database `keel_bench_load` copied from a migrated template kept between runs
+  (bench/databases.py, shared with the other benchmarks);
+* PgBouncer (Debian's package) in transaction pooling mode in front of it; the app servers
+  connect through it, with `DB_PREPARED_STATEMENTS=False` and `DISABLE_SERVER_SIDE_CURSORS=True`;
+* Redis: the machine's, on 127.0.0.1:6379, databases `--redis-db` (cache, sessions, rate limits)
+  and the next one (Celery's broker), both flushed at the start;
+* the Stripe sandbox (`python -m stripe_sandbox`), which the app servers call as they would
+  call Stripe;
+* two gunicorn app servers (`config.wsgi`, DEBUG off, the same SECRET_KEY, the production
+  environment of docs/deploy.md), each on its own port;
+* a Celery worker (`celery -A config worker`) when Celery is installed and configured;
+* nginx (Debian's package) balancing round-robin across both, adding X-Forwarded-For
+  (`TRUSTED_PROXIES=1`) and X-Forwarded-Proto (TLS ends at the balancer in production), and
+  naming the server that answered in `X-Upstream` (for the throttle check).
+
+Missing Debian packages (nginx, pgbouncer) are installed with apt-get, as `make chromium` does.
+Seeded: `--orgs` organizations, each with an owner who has a password, an API key and credits
+(every eighth with overdraft allowed and almost no credits, so the run overdraws it); one user
+for the throttle check; the example catalogue (plans, packs) at the sandbox and in `prices`;
+and Stripe flows (a plan bought and renewed, a pack bought) played at the sandbox with the
+webhook endpoint disabled, their events recorded for load.py's webhook stream.
+
+nginx is the balancer because one program and one configuration serve both deployments of
+docs/deploy.md: the reverse proxy of one server (one `server` line in the upstream) and the
+balancer of many (two lines), so the configuration the docs show is the one that ran here.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BIN = Path(sys.executable).parent
+DB = os.environ.get("BENCH_LOAD_DB", "keel_bench_load")
+DIRECT_URL = f"postgres://root@127.0.0.1:5432/{DB}"
+SECRET_KEY = "bench-load-only-" + "k" * 48
+SANDBOX_KEY = "sk_test_KeelSandboxLocalKey00000000"
+PASSWORD = "load test password 1234"
+DOCS = ROOT / "docs" / "performance.md"
+START, END = "<!-- bench:cluster:start -->", "<!-- bench:cluster:end -->"
+DEBIAN_PACKAGES = {"nginx": "/usr/sbin/nginx", "pgbouncer": "/usr/sbin/pgbouncer"}
+
+
+class Failed(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def install_packages() -> None:
+    """Debian's nginx and pgbouncer when missing (root, or through sudo), refreshing the package
+    lists only if the first try fails."""
+    missing = [name for name, path in DEBIAN_PACKAGES.items() if not os.path.exists(path)]
+    if not missing:
+        return
+    print(f"installing Debian packages: {' '.join(missing)} ...", flush=True)
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    command = [*sudo, "apt-get", "install", "-y", "-q", *missing]
+    if subprocess.run(command, env=env).returncode != 0:
+        subprocess.run([*sudo, "apt-get", "update", "-q"], env=env, check=True)
+        subprocess.run(command, env=env, check=True)
+
+
+def version_of(command: list[str], pattern: str) -> str:
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "?"
+    match = re.search(pattern, out.stdout + out.stderr)
+    return match.group(1) if match else "?"
+
+
+class Cluster:
+    """The processes of one run; `stop()` ends them all (each in its own process group)."""
+
+    def __init__(self, args):
+        self.args = args
+        self.dir = Path(tempfile.mkdtemp(prefix="keel-cluster-"))
+        # PgBouncer runs as `postgres` (it refuses root) and writes its log and pid here.
+        self.dir.chmod(0o777)
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.ports = {name: free_port() for name in ("pgbouncer", "sandbox", "app1", "app2", "balancer")}
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def spawn(self, name: str, command: list[str], env: dict | None = None) -> subprocess.Popen:
+        with open(self.dir / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.procs.append((name, proc))
+        return proc
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for _, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.procs.clear()
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def wait_http(self, name: str, proc: subprocess.Popen, urls: list[str], timeout: float = 60) -> str:
+        """Poll until one of `urls` answers 200 (the first that exists: /readyz, else /healthz)."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise Failed(f"{name} stopped at start:\n{self.log_tail(name)}")
+            for url in urls:
+                try:
+                    # As the balancer asks: TLS ended there (SECURE_SSL_REDIRECT is on).
+                    request = urllib.request.Request(url, headers={"X-Forwarded-Proto": "https"})
+                    with opener.open(request, timeout=2) as response:
+                        if response.status == 200:
+                            return url
+                except urllib.error.HTTPError as error:
+                    if error.code != 404:  # a 404: this check does not exist yet, try the next
+                        break
+                except OSError:
+                    break
+            time.sleep(0.2)
+        raise Failed(f"{name} did not answer {urls[0]} in {timeout:.0f} s:\n{self.log_tail(name)}")
+
+    # --- the pieces --------------------------------------------------------------------------
+
+    def app_env(self) -> dict:
+        """The app servers' environment: production settings (docs/deploy.md), on loopback."""
+        redis_db = self.args.redis_db
+        return {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "STRIPE_", "DATABASE_"))},
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_ENV": "production",
+            "DEBUG": "False",
+            "SECRET_KEY": SECRET_KEY,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SITE_URL": f"https://127.0.0.1:{self.ports['balancer']}",
+            "CSRF_TRUSTED_ORIGINS": f"https://127.0.0.1:{self.ports['balancer']}",
+            "DATABASE_URL": f"postgres://root@127.0.0.1:{self.ports['pgbouncer']}/{DB}",
+            "CONN_MAX_AGE": "600",
+            "DB_PREPARED_STATEMENTS": "False",
+            "DISABLE_SERVER_SIDE_CURSORS": "True",
+            "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{redis_db + 1}",
+            "BEHIND_PROXY": "True",
+            "TRUSTED_PROXIES": "1",
+            "SECURE_SSL_REDIRECT": "True",
+            "SECURE_HSTS_SECONDS": "31536000",
+            "STATIC_MANIFEST": "True",
+            "EMAIL_URL": "dummymail://",
+            "AXES_FAILURE_LIMIT": str(self.args.axes_failure_limit),
+            "STRIPE_SECRET_KEY": SANDBOX_KEY,
+            "STRIPE_LIVE_MODE": "False",
+            "STRIPE_API_BASE": f"http://127.0.0.1:{self.ports['sandbox']}",
+            "STRIPE_WEBHOOK_SECRET": "whsec_bench_load_unused",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def redis_flush(self) -> None:
+        for db in (self.args.redis_db, self.args.redis_db + 1):
+            out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", str(db), "FLUSHDB"], capture_output=True)
+            if out.returncode != 0 or b"OK" not in out.stdout:
+                raise Failed(f"Redis on 127.0.0.1:6379 did not flush db {db}: {out.stdout!r} {out.stderr!r}")
+
+    def start_sandbox(self) -> None:
+        port = self.ports["sandbox"]
+        proc = self.spawn("sandbox", [sys.executable, "-m", "stripe_sandbox", "--port", str(port), "--quiet"])
+        deadline = time.monotonic() + 20
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/account", headers={"Authorization": f"Bearer {SANDBOX_KEY}"}
+        )
+        while True:
+            if proc.poll() is not None:
+                raise Failed(f"the Stripe sandbox stopped:\n{self.log_tail('sandbox')}")
+            try:
+                urllib.request.urlopen(request, timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise Failed("the Stripe sandbox did not answer") from None
+                time.sleep(0.1)
+
+    def pgbouncer_config(self) -> str:
+        return f"""\
+;; PgBouncer in transaction pooling mode in front of PostgreSQL (docs/deploy.md, "PgBouncer").
+[databases]
+{DB} = host=127.0.0.1 port=5432 dbname={DB}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.ports["pgbouncer"]}
+unix_socket_dir =
+auth_type = trust
+auth_file = {self.dir}/userlist.txt
+pool_mode = transaction
+default_pool_size = {self.args.pool_size}
+max_client_conn = 400
+server_reset_query =
+ignore_startup_parameters = extra_float_digits,options
+logfile = {self.dir}/pgbouncer-own.log
+pidfile = {self.dir}/pgbouncer.pid
+log_connections = 0
+log_disconnections = 0
+"""
+
+    def start_pgbouncer(self) -> None:
+        (self.dir / "userlist.txt").write_text('"root" ""\n')
+        (self.dir / "pgbouncer.ini").write_text(self.pgbouncer_config())
+        for name in ("userlist.txt", "pgbouncer.ini"):
+            (self.dir / name).chmod(0o644)
+        command = ["pgbouncer", str(self.dir / "pgbouncer.ini")]
+        if os.geteuid() == 0:
+            command[1:1] = ["-u", "postgres"]
+        proc = self.spawn("pgbouncer", command)
+        import psycopg
+
+        deadline = time.monotonic() + 15
+        while True:
+            if proc.poll() is not None:
+                raise Failed(f"PgBouncer stopped:\n{self.log_tail('pgbouncer')}")
+            try:
+                with psycopg.connect(
+                    f"postgres://root@127.0.0.1:{self.ports['pgbouncer']}/{DB}", prepare_threshold=None
+                ) as conn:
+                    conn.execute("SELECT 1")
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise Failed(f"PgBouncer did not answer:\n{self.log_tail('pgbouncer')}") from None
+                time.sleep(0.2)
+
+    def start_apps(self) -> dict:
+        env = self.app_env()
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+            cwd=ROOT,
+            env={**env, "DATABASE_URL": DIRECT_URL},
+            check=True,
+        )
+        checks = {}
+        for name in ("app1", "app2"):
+            port = self.ports[name]
+            command = [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}"]
+            command += ["--worker-class", "gthread", "--workers", str(self.args.workers)]
+            command += ["--threads", str(self.args.threads), "--backlog", "256", "--log-level", "warning"]
+            proc = self.spawn(name, command, env)
+            base = f"http://127.0.0.1:{port}"
+            # A load balancer's check: /readyz (database and cache), else /healthz until it exists.
+            checks[name] = self.wait_http(name, proc, [f"{base}/readyz", f"{base}/healthz"])
+        celery = BIN / "celery"
+        if celery.exists() and (ROOT / "config" / "celery.py").exists():
+            self.spawn("celery", [str(celery), "-A", "config", "worker", "--concurrency", "1", "-l", "warning"], env)
+            checks["celery"] = "celery -A config worker"
+        return checks
+
+    def nginx_config(self) -> str:
+        return f"""\
+# nginx in front of the app servers (docs/deploy.md): round-robin, X-Forwarded-For appended.
+worker_processes 1;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/nginx-error.log warn;
+user root;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {self.dir}/nginx-body;
+    proxy_temp_path {self.dir}/nginx-proxy;
+    fastcgi_temp_path {self.dir}/nginx-fastcgi;
+    uwsgi_temp_path {self.dir}/nginx-uwsgi;
+    scgi_temp_path {self.dir}/nginx-scgi;
+    keepalive_requests 100000;
+    client_max_body_size 2m;
+
+    upstream keel {{
+        server 127.0.0.1:{self.ports["app1"]} max_fails=3 fail_timeout=10s;
+        server 127.0.0.1:{self.ports["app2"]} max_fails=3 fail_timeout=10s;
+        keepalive 64;
+    }}
+
+    server {{
+        listen 127.0.0.1:{self.ports["balancer"]};
+        location / {{
+            proxy_pass http://keel;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto https;
+            proxy_set_header X-Request-ID $request_id;
+            proxy_next_upstream error timeout;
+            add_header X-Upstream $upstream_addr always;
+        }}
+    }}
+}}
+"""
+
+    def start_nginx(self) -> None:
+        path = self.dir / "nginx.conf"
+        path.write_text(self.nginx_config())
+        command = ["nginx", "-c", str(path), "-p", str(self.dir), "-g", "daemon off;"]
+        proc = self.spawn("nginx", command)
+        self.wait_http("nginx", proc, [f"http://127.0.0.1:{self.ports['balancer']}/healthz"])
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+def django_setup(cluster: Cluster) -> None:
+    os.environ.update(
+        DATABASE_URL=DIRECT_URL,
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        SECRET_KEY=SECRET_KEY,
+        STRIPE_SECRET_KEY=SANDBOX_KEY,
+        STRIPE_API_BASE=f"http://127.0.0.1:{cluster.ports['sandbox']}",
+        EMAIL_URL="memorymail://",
+    )
+    import django
+
+    django.setup()
+
+
+def fresh_database() -> None:
+    from bench.databases import create_from, ensure_postgres, migrated_template, use_database
+
+    ensure_postgres()
+    template = migrated_template(DB)
+    use_database(template)
+    create_from(DB, template)
+    use_database(DB)
+
+
+def seed(cluster: Cluster, args) -> dict:
+    """Organizations, users, keys and credits for the run; the catalogue; recorded webhooks."""
+    import stripe
+
+    from accounts.services import user_create
+    from credits.models import CreditMode
+    from credits.services import credits_grant
+    from credits.services.api_keys import api_key_create
+    from credits.services.overdraft import tenant_overdraft_configure
+    from organizations.services import tenant_create
+
+    orgs = []
+    for i in range(args.orgs):
+        slug = f"load-{i}"
+        user = user_create(username=slug, email=f"{slug}@load.localhost", password=PASSWORD, email_verified=True)
+        tenant = tenant_create(owner=user, name=f"Load {i}", slug=slug)
+        overdraft = i % 8 == 7
+        if overdraft:
+            tenant = tenant_overdraft_configure(tenant=tenant, enabled=True, limit=1_000_000)
+        credits_grant(
+            tenant=tenant,
+            user=user,
+            amount=50 if overdraft else 100_000_000,
+            mode=CreditMode.GRANT,
+            source_type="bench",
+            source_id=f"{slug}-grant",
+        )
+        _, key = api_key_create(tenant=tenant, user=user, name="load")
+        orgs.append({"slug": slug, "tenant_id": str(tenant.id), "username": slug, "key": key, "overdraft": overdraft})
+    user_create(username="load-throttle", email="throttle@load.localhost", password=PASSWORD, email_verified=True)
+
+    stripe.api_key, stripe.api_base = SANDBOX_KEY, f"http://127.0.0.1:{cluster.ports['sandbox']}"
+    from django.conf import settings
+
+    stripe.api_version = settings.STRIPE_API_VERSION
+    webhooks = record_webhooks(cluster, args.webhook_flows)
+    return {
+        "balancer": f"http://127.0.0.1:{cluster.ports['balancer']}",
+        "servers": [f"http://127.0.0.1:{cluster.ports[name]}" for name in ("app1", "app2")],
+        "database_url": DIRECT_URL,
+        "password": PASSWORD,
+        "orgs": orgs,
+        "throttle_user": "load-throttle",
+        "axes_failure_limit": args.axes_failure_limit,
+        "webhooks": webhooks,
+    }
+
+
+def record_webhooks(cluster: Cluster, flows: int) -> dict:
+    """Per flow, a new organization buys the starter plan (renewed once) and a 1,000-credit
+    pack at the sandbox; the events are recorded in order (the endpoint is disabled, so none is
+    delivered), with the grants each paid session and invoice must give, once."""
+    import stripe
+
+    from billing.models import Price
+    from billing.services.checkout import checkout_start
+    from organizations.models import TenantMember
+    from organizations.services import tenant_create
+    from tests.billing.recording import recording_shop
+    from tests.factories import UserFactory
+
+    sandbox = f"http://127.0.0.1:{cluster.ports['sandbox']}/_sandbox"
+
+    def control(path: str, **body) -> dict:
+        request = urllib.request.Request(
+            sandbox + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    shop = recording_shop()
+    credits_of = {p.provider_price_id: int(p.raw_data["metadata"]["credits"]) for p in Price.objects.all()}
+    expected = {}
+    for n in range(flows):
+        user = UserFactory(username=f"load-buyer-{n}")
+        tenant = tenant_create(owner=user, name=f"Load buyer {n}", slug=f"load-buyer-{n}")
+        member = TenantMember.objects.get(tenant=tenant, user=user)
+        sessions = {}
+        for key in ("keel_starter_monthly", "keel_credits_1000"):
+            result = checkout_start(
+                member=member, provider_price_id=shop.prices[key], success_url="https://k/s", cancel_url="https://k/c"
+            )
+            control(f"/checkout/sessions/{result.id}/complete", card="succeeds")
+            sessions[key] = result.id
+        subscription = stripe.checkout.Session.retrieve(sessions["keel_starter_monthly"]).subscription
+        control(f"/subscriptions/{subscription}/advance")
+        expected[f"checkout_session:{sessions['keel_credits_1000']}"] = credits_of[shop.prices["keel_credits_1000"]]
+        for invoice in stripe.Invoice.list(subscription=subscription, limit=100).auto_paging_iter():
+            if invoice.status == "paid":
+                expected[f"invoice:{invoice.id}"] = credits_of[shop.prices["keel_starter_monthly"]]
+    events = list(stripe.Event.list(limit=100).auto_paging_iter())
+    payloads = [json.dumps(json.loads(str(event))) for event in reversed(events)]
+    print(f"recorded {len(payloads)} Stripe events from {flows} flows ({len(expected)} paid objects)", flush=True)
+    return {"path": shop.url, "secret": shop.secret, "events": payloads, "expected_grants": expected}
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    mem_kb = 0
+    with contextlib.suppress(OSError, AttributeError):
+        mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    cpu = ""
+    with contextlib.suppress(OSError, AttributeError):
+        cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text()).group(1).strip()
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(mem_kb / 1024 / 1024),
+        "python": platform.python_version(),
+        "nginx": version_of(["nginx", "-v"], r"nginx/([\d.]+)"),
+        "pgbouncer": version_of(["pgbouncer", "--version"], r"PgBouncer ([\d.]+)"),
+        "redis": version_of(["redis-server", "--version"], r"v=([\d.]+)"),
+        "postgresql": version_of(
+            ["psql", "-h", "127.0.0.1", "-U", "root", "-d", "postgres", "-tAc", "SHOW server_version"], r"([\d.]+)"
+        ),
+        "gunicorn": version_of([str(BIN / "gunicorn"), "--version"], r"gunicorn.*?([\d.]+)"),
+    }
+
+
+def markdown(results: dict, info: dict, args, checks: dict) -> str:
+    m = info
+    readiness = ", ".join(sorted({re.sub(r"http://[^/]+", "", v) for v in checks.values()}))
+    lines = [
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.duration:g} s, "
+        f"{args.connections} connections through nginx; {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, "
+        "everything on the same machine (client, nginx, both app servers, PgBouncer, PostgreSQL, Redis, the sandbox).",
+        "",
+        f"Configuration: nginx {m['nginx']} (round-robin, upstream keep-alive); 2 x gunicorn {m['gunicorn']} "
+        f"`config.wsgi`, {args.workers} gthread workers x {args.threads} threads each, DEBUG off, one SECRET_KEY; "
+        f"PgBouncer {m['pgbouncer']}, transaction pooling, {args.pool_size} server connections; "
+        f"PostgreSQL {m['postgresql']} (127.0.0.1:5432); Redis {m['redis']} (db {args.redis_db}, broker db "
+        f"{args.redis_db + 1}); the Stripe sandbox; Python {m['python']}. "
+        f"Readiness checked per server at {readiness}.",
+        "",
+        f"Mix per connection: {results['mix_text']}. Client: {results['client']}.",
+        "",
+        "| route | requests | req/s | p50 ms | p99 ms | unexpected |",
+        "|---|---|---|---|---|---|",
+    ]
+    for route, row in results["routes"].items():
+        lines.append(
+            f"| {route} | {row['requests']:,} | {row['rps']:.1f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} |"
+            f" {row['unexpected']} |"
+        )
+    total = results["total"]
+    lines.append(
+        f"| **total** | **{total['requests']:,}** | **{total['rps']:.1f}** | {total['p50_ms']:.1f} |"
+        f" {total['p99_ms']:.1f} | **{total['unexpected']}** |"
+    )
+    servers = results.get("served_by", {})
+    if servers:
+        lines += ["", "Answered by: " + ", ".join(f"{k}: {v:,}" for k, v in sorted(servers.items())) + "."]
+    if results.get("unexpected_samples"):
+        lines += ["", "Unexpected answers (first few): " + "; ".join(results["unexpected_samples"])]
+    lines += ["", "Invariants after the run:", ""]
+    lines += [f"- {'holds' if ok else '**VIOLATED**'}: {text}" for ok, text in results["invariants"]]
+    lines += ["", "The sign-in throttle across both servers (one account, one client address, through nginx):", ""]
+    lines += ["| attempt | password | answered by | status | |", "|---|---|---|---|---|"]
+    for row in results["throttle"]["attempts"]:
+        lines.append(f"| {row['n']} | {row['password']} | {row['server']} | {row['status']} | {row['meaning']} |")
+    lines += ["", results["throttle"]["verdict"]]
+    return "\n".join(lines)
+
+
+def write_docs(block: str) -> None:
+    text = DOCS.read_text()
+    wrapped = f"{START}\n{block}\n{END}"
+    if START in text:
+        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: wrapped, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + wrapped + "\n"
+    DOCS.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=60, help="seconds of traffic")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--orgs", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per app server")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--pool-size", type=int, default=20, help="PgBouncer's server connections")
+    parser.add_argument("--redis-db", type=int, default=12, help="Redis database (and the next one, the broker)")
+    parser.add_argument("--webhook-flows", type=int, default=6, help="Stripe flows recorded for the webhook stream")
+    parser.add_argument("--axes-failure-limit", type=int, default=int(os.environ.get("AXES_FAILURE_LIMIT", 5)))
+    parser.add_argument("--write-docs", action="store_true", help="write the figures into docs/performance.md")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the run directory (logs, configs)")
+    args = parser.parse_args()
+
+    install_packages()
+    cluster = Cluster(args)
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    status = 1
+    try:
+        cluster.redis_flush()
+        cluster.start_sandbox()
+        django_setup(cluster)
+        fresh_database()
+        print("seeding ...", flush=True)
+        plan = seed(cluster, args)
+        from django.db import connections
+
+        connections.close_all()
+        cluster.start_pgbouncer()
+        checks = cluster.start_apps()
+        cluster.start_nginx()
+        plan_path = cluster.dir / "plan.json"
+        out_path = cluster.dir / "results.json"
+        plan_path.write_text(json.dumps(plan))
+        print(f"cluster up in {cluster.dir}: nginx {plan['balancer']} -> {', '.join(plan['servers'])}", flush=True)
+        command = [sys.executable, str(ROOT / "bench" / "load.py"), "--plan", str(plan_path), "--out", str(out_path)]
+        command += ["--duration", str(args.duration), "--connections", str(args.connections)]
+        load = subprocess.run(command, cwd=ROOT)
+        if not out_path.exists():
+            raise Failed(f"bench/load.py wrote no results (exit status {load.returncode})")
+        results = json.loads(out_path.read_text())
+        block = markdown(results, machine(), args, checks)
+        print(block)
+        if args.write_docs:
+            write_docs(block)
+        status = load.returncode
+    except Failed as error:
+        print(f"error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted: stopping the cluster", file=sys.stderr)
+        status = 130
+    finally:
+        cluster.stop()
+        if args.keep_logs or status not in (0, 130):
+            print(f"logs and configs kept in {cluster.dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(cluster.dir, ignore_errors=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
