@@ -25,7 +25,7 @@ Everything it starts is its own and is stopped when it ends, on Ctrl-C and on fa
 
 Missing Debian packages (nginx, pgbouncer) are installed with apt-get, as `make chromium` does.
 Seeded: `--orgs` organizations, each with an owner who has a password, an API key and credits
-(every eighth with overdraft allowed and almost no credits, so the run overdraws it); one user
+(every fourth with overdraft allowed and 20 credits, so the run overdraws it); one user
 for the throttle check; the example catalogue (plans, packs) at the sandbox and in `prices`;
 and Stripe flows (a plan bought and renewed, a pack bought) played at the sandbox with the
 webhook endpoint disabled, their events recorded for load.py's webhook stream.
@@ -62,6 +62,25 @@ SANDBOX_KEY = "sk_test_KeelSandboxLocalKey00000000"
 PASSWORD = "load test password 1234"
 DOCS = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:cluster:start -->", "<!-- bench:cluster:end -->"
+# dj-stripe's uuid for the endpoint row `billing_setup_webhook` writes at deploy (the load's
+# stream goes to the recording shop's endpoint, whose secret the plan carries).
+WEBHOOK_UUID = "0c8a1f7e-3b2d-4e5f-9a6b-7c8d9e0f1a2b"
+# What docs/deploy.md says to run, in its order: once at each deploy, from cron (each run twice
+# here, to show a second run is harmless), and by hand. `migrate` goes straight to PostgreSQL
+# (True), the rest through PgBouncer as the app servers do.
+DEPLOY = [
+    (["check", "--deploy"], False),
+    (["migrate", "--noinput"], True),
+    (["collectstatic", "--noinput", "-v0"], False),
+    (["billing_setup_webhook", "--uuid", WEBHOOK_UUID], False),
+    (["sync_prices"], False),
+    (["createsuperuser", "--noinput", "--username", "ops", "--email", "ops@load.localhost"], False),
+]
+CRON = [["expire_credits"], ["expire_invitations"], ["sync_prices"], ["billing_reconcile"], ["clearsessions"]]
+BY_HAND = [
+    ["create_api_key", "--org", "load-0", "--user", "load-0", "--name", "ops"],
+    ["email_announce", "--type", "product_updates", "--subject", "Load test", "--message", "Nothing to see here."],
+]
 DEBIAN_PACKAGES = {"nginx": "/usr/sbin/nginx", "pgbouncer": "/usr/sbin/pgbouncer"}
 
 
@@ -195,6 +214,26 @@ class Cluster:
             "PYTHONUNBUFFERED": "1",
         }
 
+    def manage(self, args: list[str], *, direct: bool = False) -> dict:
+        """`manage.py ARGS` with the app servers' environment; its status, time and last line."""
+        env = self.app_env()
+        env["DJANGO_SUPERUSER_PASSWORD"] = PASSWORD
+        if direct:
+            env["DATABASE_URL"] = DIRECT_URL
+        started = time.monotonic()
+        out = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+        with open(self.dir / "manage.log", "a") as log:
+            log.write(f"$ manage.py {' '.join(args)}\n{out.stdout}{out.stderr}\n")
+        lines = [line for line in (out.stdout + out.stderr).splitlines() if line.strip()]
+        if args[0] == "create_api_key" and out.returncode == 0:
+            lines = ["(the new key, printed once; left out here)"]
+        return {
+            "command": " ".join(args),
+            "status": out.returncode,
+            "seconds": time.monotonic() - started,
+            "last": lines[-1].strip() if lines else "",
+        }
+
     def redis_flush(self) -> None:
         for db in (self.args.redis_db, self.args.redis_db + 1):
             out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", str(db), "FLUSHDB"], capture_output=True)
@@ -270,12 +309,6 @@ log_disconnections = 0
 
     def start_apps(self) -> dict:
         env = self.app_env()
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-            cwd=ROOT,
-            env={**env, "DATABASE_URL": DIRECT_URL},
-            check=True,
-        )
         checks = {}
         for name in ("app1", "app2"):
             port = self.ports[name]
@@ -384,13 +417,13 @@ def seed(cluster: Cluster, args) -> dict:
         slug = f"load-{i}"
         user = user_create(username=slug, email=f"{slug}@load.localhost", password=PASSWORD, email_verified=True)
         tenant = tenant_create(owner=user, name=f"Load {i}", slug=slug)
-        overdraft = i % 8 == 7
+        overdraft = i % 4 == 3
         if overdraft:
             tenant = tenant_overdraft_configure(tenant=tenant, enabled=True, limit=1_000_000)
         credits_grant(
             tenant=tenant,
             user=user,
-            amount=50 if overdraft else 100_000_000,
+            amount=20 if overdraft else 100_000_000,
             mode=CreditMode.GRANT,
             source_type="bench",
             source_id=f"{slug}-grant",
@@ -526,6 +559,24 @@ def markdown(results: dict, info: dict, args, checks: dict) -> str:
         lines += ["", "Unexpected answers (first few): " + "; ".join(results["unexpected_samples"])]
     lines += ["", "Invariants after the run:", ""]
     lines += [f"- {'holds' if ok else '**VIOLATED**'}: {text}" for ok, text in results["invariants"]]
+    commands = results["commands"]
+    lines += [
+        "",
+        "The commands of docs/deploy.md, run against this cluster (through PgBouncer; `migrate` straight to "
+        "PostgreSQL); each cron command twice, after the load:",
+        "",
+    ]
+    lines += ["| when | command | exit status | seconds | last line of output |", "|---|---|---|---|---|"]
+
+    def row(when, run):
+        last = run["last"].replace("|", "\\|")[:90]
+        return f"| {when} | `manage.py {run['command']}` | {run['status']} | {run['seconds']:.1f} | {last} |"
+
+    lines += [row("deploy", run) for run in commands["deploy"]]
+    lines += [row(f"cron, run {n + 1}", run) for pair in commands["cron"] for n, run in enumerate(pair)]
+    lines += [row("by hand", run) for run in commands["by_hand"]]
+    lines += ["", "After the cron commands:", ""]
+    lines += [f"- {'holds' if ok else '**VIOLATED**'}: {text}" for ok, text in results["after_cron"]]
     lines += ["", "The sign-in throttle across both servers (one account, one client address, through nginx):", ""]
     lines += ["| attempt | password | answered by | status | |", "|---|---|---|---|---|"]
     for row in results["throttle"]["attempts"]:
@@ -578,6 +629,11 @@ def main() -> int:
 
         connections.close_all()
         cluster.start_pgbouncer()
+        print("deploy commands ...", flush=True)
+        deploy = [cluster.manage(args, direct=direct) for args, direct in DEPLOY]
+        failed = [run for run in deploy if run["status"] != 0]
+        if failed:
+            raise Failed(f"deploy commands failed: {failed} (see {cluster.dir}/manage.log)")
         checks = cluster.start_apps()
         cluster.start_nginx()
         plan_path = cluster.dir / "plan.json"
@@ -590,6 +646,16 @@ def main() -> int:
         if not out_path.exists():
             raise Failed(f"bench/load.py wrote no results (exit status {load.returncode})")
         results = json.loads(out_path.read_text())
+        print("cron commands, each twice, then by hand ...", flush=True)
+        cron = [[cluster.manage(args) for _ in range(2)] for args in CRON]
+        by_hand = [cluster.manage(args) for args in BY_HAND]
+        from bench.load import after_cron
+
+        results["after_cron"] = after_cron(DIRECT_URL, plan["webhooks"]["expected_grants"])
+        results["commands"] = {"deploy": deploy, "cron": cron, "by_hand": by_hand}
+        commands_ok = all(run["status"] == 0 for run in [*(r for pair in cron for r in pair), *by_hand])
+        if not commands_ok or not all(ok for ok, _ in results["after_cron"]):
+            load = subprocess.CompletedProcess(load.args, 1)
         block = markdown(results, machine(), args, checks)
         print(block)
         if args.write_docs:

@@ -346,6 +346,53 @@ def summarise(traffic: dict) -> dict:
 # --- invariants ---------------------------------------------------------------------------------
 
 
+def ledger_checks(q) -> list[tuple[bool, str]]:
+    """Every organization's balance from its ledger, grants in bounds, overdraft within its limit,
+    members' use = their deductions; `q(sql, params)` returns rows."""
+    checks: list[tuple[bool, str]] = []
+    rows = q(
+        """
+        SELECT t.id, t.overdraft_enabled, t.overdraft_limit,
+               (SELECT COALESCE(SUM(credits), 0) FROM credit_transactions x WHERE x.tenant_id = t.id),
+               (SELECT COALESCE(SUM(remaining_credits), 0) FROM credits c WHERE c.tenant_id = t.id),
+               (SELECT COUNT(*) FROM credits c WHERE c.tenant_id = t.id
+                 AND (c.remaining_credits < 0 OR c.remaining_credits > c.total_credits)),
+               (SELECT COALESCE(SUM(credits), 0) FROM credit_overdrafts o WHERE o.tenant_id = t.id)
+        FROM tenants t
+        """
+    )
+    bad = [r for r in rows if r[3] != r[4] - r[6] or r[5]]
+    checks.append(
+        (
+            not bad,
+            f"{len(rows)} organizations: ledger sum = remaining credits - overdraft owed, "
+            f"every grant within 0..total ({len(bad)} disagree)",
+        )
+    )
+    over = [r for r in rows if r[6] < 0 or r[6] > (r[2] if r[1] else 0)]
+    overdrawn = sum(1 for r in rows if r[6] > 0)
+    checks.append(
+        (
+            not over,
+            f"no balance below the overdraft allowed ({overdrawn} organizations in overdraft, "
+            f"{len(over)} beyond their limit)",
+        )
+    )
+    members = q(
+        """
+        SELECT l.tenant_id, l.user_id, l.used_credits,
+               COALESCE((SELECT -SUM(x.credits) FROM credit_transactions x WHERE x.tenant_id = l.tenant_id
+                         AND x.user_id = l.user_id AND x.type IN ('deduct', 'deduct:overdraft')), 0)
+        FROM tenant_member_credit_limits l
+        """
+    )
+    bad = [m for m in members if m[2] != m[3]]
+    checks.append(
+        (not bad, f"{len(members)} members: used_credits = their deductions in the ledger ({len(bad)} differ)")
+    )
+    return checks
+
+
 def invariants(plan: dict, traffic: dict) -> list[tuple[bool, str]]:
     import psycopg
 
@@ -354,47 +401,7 @@ def invariants(plan: dict, traffic: dict) -> list[tuple[bool, str]]:
     with psycopg.connect(plan["database_url"]) as db:
         q = lambda sql, params=(): db.execute(sql, params).fetchall()  # noqa: E731
 
-        # 1. Every organization's balance from its ledger.
-        rows = q(
-            """
-            SELECT t.id, t.overdraft_enabled, t.overdraft_limit,
-                   (SELECT COALESCE(SUM(credits), 0) FROM credit_transactions x WHERE x.tenant_id = t.id),
-                   (SELECT COALESCE(SUM(remaining_credits), 0) FROM credits c WHERE c.tenant_id = t.id),
-                   (SELECT COUNT(*) FROM credits c WHERE c.tenant_id = t.id
-                     AND (c.remaining_credits < 0 OR c.remaining_credits > c.total_credits)),
-                   (SELECT COALESCE(SUM(credits), 0) FROM credit_overdrafts o WHERE o.tenant_id = t.id)
-            FROM tenants t
-            """
-        )
-        bad = [r for r in rows if r[3] != r[4] - r[6] or r[5]]
-        checks.append(
-            (
-                not bad,
-                f"{len(rows)} organizations: ledger sum = remaining credits - overdraft owed, "
-                f"every grant within 0..total ({len(bad)} disagree)",
-            )
-        )
-        over = [r for r in rows if r[6] < 0 or r[6] > (r[2] if r[1] else 0)]
-        overdrawn = sum(1 for r in rows if r[6] > 0)
-        checks.append(
-            (
-                not over,
-                f"no balance below the overdraft allowed ({overdrawn} organizations in overdraft, "
-                f"{len(over)} beyond their limit)",
-            )
-        )
-        members = q(
-            """
-            SELECT l.tenant_id, l.user_id, l.used_credits,
-                   COALESCE((SELECT -SUM(x.credits) FROM credit_transactions x WHERE x.tenant_id = l.tenant_id
-                             AND x.user_id = l.user_id AND x.type IN ('deduct', 'deduct:overdraft')), 0)
-            FROM tenant_member_credit_limits l
-            """
-        )
-        bad = [m for m in members if m[2] != m[3]]
-        checks.append(
-            (not bad, f"{len(members)} members: used_credits = their deductions in the ledger ({len(bad)} differ)")
-        )
+        checks += ledger_checks(q)
 
         # 2. The API's balance (what a client reads) against the ledger.
         conn = Connection(plan["balancer"])
@@ -473,6 +480,34 @@ def invariants(plan: dict, traffic: dict) -> list[tuple[bool, str]]:
                 f"(twice: {len(twice)}, wrong amount or unknown: {len(wrong)}, missing: {len(missing)})",
             )
         )
+    return checks
+
+
+def after_cron(database_url: str, expected: dict) -> list[tuple[bool, str]]:
+    """After the cron commands (bench/cluster.py runs each twice): the ledger still balances, and
+    billing_reconcile granted every paid session and invoice the stream had not delivered, each
+    exactly once, with the credits it bought."""
+    import psycopg
+
+    with psycopg.connect(database_url) as db:
+        q = lambda sql, params=(): db.execute(sql, params).fetchall()  # noqa: E731
+        checks = ledger_checks(q)
+        grants = {
+            key: (count, credits)
+            for key, count, credits in q(
+                "SELECT source_type || ':' || source_id, COUNT(*), SUM(total_credits) FROM credits"
+                " WHERE source_type IN ('checkout_session', 'invoice') GROUP BY 1"
+            )
+        }
+    once = grants == {key: (1, credits) for key, credits in expected.items()}
+    checks.append(
+        (
+            once,
+            f"{len(expected)} paid sessions and invoices at Stripe, {len(grants)} granted after billing_reconcile, "
+            f"each once with its credits ({sum(c for _, c in grants.values()):,} = "
+            f"{sum(expected.values()):,} expected)",
+        )
+    )
     return checks
 
 
