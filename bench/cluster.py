@@ -56,7 +56,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
 DB = os.environ.get("BENCH_LOAD_DB", "keel_bench_load")
-DIRECT_URL = f"postgres://root@127.0.0.1:5432/{DB}"
+# The machine's PostgreSQL service keeps the migrated template (bench/databases.py).
+SERVICE_URL = f"postgres://root@127.0.0.1:5432/{DB}"
 SECRET_KEY = "bench-load-only-" + "k" * 48
 SANDBOX_KEY = "sk_test_KeelSandboxLocalKey00000000"
 PASSWORD = "load test password 1234"
@@ -81,6 +82,15 @@ BY_HAND = [
     ["create_api_key", "--org", "load-0", "--user", "load-0", "--name", "ops"],
     ["email_announce", "--type", "product_updates", "--subject", "Load test", "--message", "Nothing to see here."],
 ]
+
+
+def _pg_bin() -> Path:
+    """The machine's PostgreSQL programs (Debian's postgresql package, the newest installed)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/missing/bin")
+
+
+PG_BIN = _pg_bin()
 DEBIAN_PACKAGES = {"nginx": "/usr/sbin/nginx", "pgbouncer": "/usr/sbin/pgbouncer"}
 
 
@@ -127,31 +137,41 @@ class Cluster:
         # PgBouncer runs as `postgres` (it refuses root) and writes its log and pid here.
         self.dir.chmod(0o777)
         self.procs: list[tuple[str, subprocess.Popen]] = []
-        self.ports = {name: free_port() for name in ("pgbouncer", "sandbox", "app1", "app2", "balancer")}
+        names = ("primary", "restored", "pgbouncer", "sandbox", "app1", "app2", "balancer")
+        self.ports = {name: free_port() for name in names}
+        self.direct_url = f"postgres://root@127.0.0.1:{self.ports['primary']}/{DB}"
 
     # --- processes ---------------------------------------------------------------------------
 
-    def spawn(self, name: str, command: list[str], env: dict | None = None) -> subprocess.Popen:
+    def spawn(self, name: str, command: list, env: dict | None = None, stop_signal=signal.SIGTERM):
         with open(self.dir / f"{name}.log", "ab") as log:
             proc = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                [str(part) for part in command],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
-        self.procs.append((name, proc))
+        self.procs.append((name, proc, stop_signal))
         return proc
 
-    def stop(self) -> None:
-        for _, proc in reversed(self.procs):
+    def stop(self, only: str | None = None) -> None:
+        """Stop every process, the last started first (or only `only`); PostgreSQL by SIGINT (its
+        fast shutdown: SIGTERM would wait for every client to leave)."""
+        procs = [entry for entry in self.procs if only is None or entry[0] == only]
+        for _, proc, stop_signal in reversed(procs):
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for _, proc in reversed(self.procs):
+                    os.killpg(proc.pid, stop_signal)
+        deadline = time.monotonic() + 30
+        for _, proc, _ in reversed(procs):
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        self.procs.clear()
+        self.procs = [entry for entry in self.procs if entry not in procs]
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.dir / f"{name}.log"
@@ -219,7 +239,7 @@ class Cluster:
         env = self.app_env()
         env["DJANGO_SUPERUSER_PASSWORD"] = PASSWORD
         if direct:
-            env["DATABASE_URL"] = DIRECT_URL
+            env["DATABASE_URL"] = self.direct_url
         started = time.monotonic()
         out = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
         with open(self.dir / "manage.log", "a") as log:
@@ -239,6 +259,116 @@ class Cluster:
             out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", str(db), "FLUSHDB"], capture_output=True)
             if out.returncode != 0 or b"OK" not in out.stdout:
                 raise Failed(f"Redis on 127.0.0.1:6379 did not flush db {db}: {out.stdout!r} {out.stderr!r}")
+
+    # --- PostgreSQL: the primary, its WAL archive, a base backup and a restore drill -----------
+
+    def as_postgres(self, command: list) -> list:
+        """PostgreSQL's programs refuse root: as root they run as the `postgres` user."""
+        return (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []) + [str(c) for c in command]
+
+    def pg_conf(self, port: int) -> str:
+        return (
+            f"\n# bench/cluster.py\nport = {port}\nlisten_addresses = '127.0.0.1'\n"
+            f"unix_socket_directories = '{self.dir}'\nmax_connections = 200\n"
+        )
+
+    def wait_postgres(self, name: str, proc, port: int, *, promoted: bool = False, timeout: float = 60) -> None:
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise Failed(f"PostgreSQL ({name}) stopped:\n{self.log_tail(name)}")
+            try:
+                with psycopg.connect(f"postgres://root@127.0.0.1:{port}/postgres", connect_timeout=2) as conn:
+                    if not promoted or not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                        return
+            except psycopg.OperationalError:
+                pass
+            if time.monotonic() > deadline:
+                raise Failed(f"PostgreSQL ({name}) was not ready in {timeout:.0f} s:\n{self.log_tail(name)}")
+            time.sleep(0.3)
+
+    def start_primary(self, template: str) -> None:
+        """A PostgreSQL primary of its own (the machine's PostgreSQL programs), archiving its WAL,
+        with the benchmark's database restored from the migrated template's dump."""
+        data, archive = self.dir / "pg-primary", self.dir / "wal-archive"
+        subprocess.run(self.as_postgres(["mkdir", "-p", archive]), check=True)
+        initdb = [PG_BIN / "initdb", "-D", data, "-U", "root", "--auth=trust", "-E", "UTF8", "--no-instructions"]
+        subprocess.run(self.as_postgres(initdb), check=True, capture_output=True)
+        with open(data / "postgresql.conf", "a") as conf:
+            conf.write(self.pg_conf(self.ports["primary"]))
+            # Continuous archiving (docs/deploy.md, "Backups"): every finished WAL segment is copied.
+            conf.write(
+                "wal_level = replica\narchive_mode = on\n"
+                f"archive_command = 'test ! -f {archive}/%f && cp %p {archive}/%f'\n"
+            )
+        (data / "pg_hba.conf").write_text(
+            "local all all trust\nhost all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n"
+        )
+        proc = self.spawn("primary", self.as_postgres([PG_BIN / "postgres", "-D", data]), stop_signal=signal.SIGINT)
+        self.wait_postgres("primary", proc, self.ports["primary"])
+        dump = self.dir / "template.dump"
+        service = ["-h", "127.0.0.1", "-p", "5432", "-U", "root"]
+        primary = ["-h", "127.0.0.1", "-p", str(self.ports["primary"]), "-U", "root"]
+        subprocess.run([PG_BIN / "pg_dump", *service, "-Fc", "-f", dump, template], check=True)
+        subprocess.run([PG_BIN / "psql", *primary, "-d", "postgres", "-qc", f'CREATE DATABASE "{DB}"'], check=True)
+        subprocess.run([PG_BIN / "pg_restore", *primary, "-d", DB, "--no-owner", "--exit-on-error", dump], check=True)
+
+    def snapshot(self, port: int) -> dict:
+        import psycopg
+
+        with psycopg.connect(f"postgres://root@127.0.0.1:{port}/{DB}") as conn:
+            row = conn.execute(
+                "SELECT (SELECT COUNT(*) FROM credit_transactions), (SELECT COALESCE(SUM(credits), 0)"
+                " FROM credit_transactions), (SELECT COUNT(*) FROM credits), (SELECT COUNT(*) FROM api_keys),"
+                " (SELECT COUNT(*) FROM tenants), (SELECT COUNT(*) FROM djstripe_event)"
+            ).fetchone()
+        keys = ("ledger rows", "ledger sum", "grants", "API keys", "organizations", "Stripe events")
+        return dict(zip(keys, row, strict=True))
+
+    def backup_drill(self, between: list[list[str]]) -> dict:
+        """pg_basebackup of the live primary; then `between` (commands whose writes only the WAL
+        archive holds); then a restore: the base backup started on another port replays the
+        archive and is promoted; its data must equal the primary's."""
+        import psycopg
+
+        base, archive = self.dir / "basebackup", self.dir / "wal-archive"
+        started = time.monotonic()
+        command = [PG_BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", self.ports["primary"], "-U", "root"]
+        command += ["-D", base, "-Fp", "-Xs", "-c", "fast"]
+        subprocess.run(self.as_postgres(command), check=True, capture_output=True)
+        backup_seconds = time.monotonic() - started
+        size = sum(f.stat().st_size for f in base.rglob("*") if f.is_file())
+        runs = [self.manage(args) for args in between]
+        with psycopg.connect(f"postgres://root@127.0.0.1:{self.ports['primary']}/postgres", autocommit=True) as conn:
+            segment = conn.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]
+            conn.execute("SELECT pg_switch_wal()")
+            deadline = time.monotonic() + 30
+            while (conn.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()[0] or "") < segment:
+                if time.monotonic() > deadline:
+                    raise Failed("the primary did not archive its WAL in 30 s")
+                time.sleep(0.2)
+        primary = self.snapshot(self.ports["primary"])
+        with open(base / "postgresql.conf", "a") as conf:
+            conf.write(self.pg_conf(self.ports["restored"]))
+            conf.write(f"archive_mode = off\nrestore_command = 'cp {archive}/%f %p'\n")
+        (base / "recovery.signal").touch()
+        started = time.monotonic()
+        proc = self.spawn("restored", self.as_postgres([PG_BIN / "postgres", "-D", base]), stop_signal=signal.SIGINT)
+        self.wait_postgres("restored", proc, self.ports["restored"], promoted=True)
+        restore_seconds = time.monotonic() - started
+        restored = self.snapshot(self.ports["restored"])
+        self.stop(only="restored")
+        return {
+            "backup_seconds": backup_seconds,
+            "backup_mb": size / 1e6,
+            "restore_seconds": restore_seconds,
+            "primary": primary,
+            "restored": restored,
+            "ok": primary == restored,
+            "runs": runs,
+        }
 
     def start_sandbox(self) -> None:
         port = self.ports["sandbox"]
@@ -262,7 +392,7 @@ class Cluster:
         return f"""\
 ;; PgBouncer in transaction pooling mode in front of PostgreSQL (docs/deploy.md, "PgBouncer").
 [databases]
-{DB} = host=127.0.0.1 port=5432 dbname={DB}
+{DB} = host=127.0.0.1 port={self.ports["primary"]} dbname={DB}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -315,6 +445,9 @@ log_disconnections = 0
             command = [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}"]
             command += ["--worker-class", "gthread", "--workers", str(self.args.workers)]
             command += ["--threads", str(self.args.threads), "--backlog", "256", "--log-level", "warning"]
+            # Longer than nginx keeps an idle upstream connection (keepalive_timeout 60s): with
+            # gunicorn's default of 2 s it closes connections nginx is about to reuse (502s).
+            command += ["--keep-alive", "75"]
             proc = self.spawn(name, command, env)
             base = f"http://127.0.0.1:{port}"
             # A load balancer's check: /readyz (database and cache), else /healthz until it exists.
@@ -347,6 +480,7 @@ http {{
         server 127.0.0.1:{self.ports["app1"]} max_fails=3 fail_timeout=10s;
         server 127.0.0.1:{self.ports["app2"]} max_fails=3 fail_timeout=10s;
         keepalive 64;
+        keepalive_timeout 60s;
     }}
 
     server {{
@@ -379,7 +513,7 @@ http {{
 
 def django_setup(cluster: Cluster) -> None:
     os.environ.update(
-        DATABASE_URL=DIRECT_URL,
+        DATABASE_URL=SERVICE_URL,
         DJANGO_SETTINGS_MODULE="bench.settings",
         SECRET_KEY=SECRET_KEY,
         STRIPE_SECRET_KEY=SANDBOX_KEY,
@@ -391,14 +525,24 @@ def django_setup(cluster: Cluster) -> None:
     django.setup()
 
 
-def fresh_database() -> None:
-    from bench.databases import create_from, ensure_postgres, migrated_template, use_database
+def migrated_template() -> str:
+    """The migrated template on the machine's service, made once (bench/databases.py)."""
+    from django.db import connections
+
+    from bench.databases import ensure_postgres, migrated_template
 
     ensure_postgres()
     template = migrated_template(DB)
-    use_database(template)
-    create_from(DB, template)
-    use_database(DB)
+    connections.close_all()
+    return template
+
+
+def use_primary(cluster: Cluster) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    for settings_dict in (connections.settings["default"], connections["default"].settings_dict):
+        settings_dict.update(HOST="127.0.0.1", PORT=cluster.ports["primary"], NAME=DB)
 
 
 def seed(cluster: Cluster, args) -> dict:
@@ -440,7 +584,7 @@ def seed(cluster: Cluster, args) -> dict:
     return {
         "balancer": f"http://127.0.0.1:{cluster.ports['balancer']}",
         "servers": [f"http://127.0.0.1:{cluster.ports[name]}" for name in ("app1", "app2")],
-        "database_url": DIRECT_URL,
+        "database_url": cluster.direct_url,
         "password": PASSWORD,
         "orgs": orgs,
         "throttle_user": "load-throttle",
@@ -577,6 +721,16 @@ def markdown(results: dict, info: dict, args, checks: dict) -> str:
     lines += [row("by hand", run) for run in commands["by_hand"]]
     lines += ["", "After the cron commands:", ""]
     lines += [f"- {'holds' if ok else '**VIOLATED**'}: {text}" for ok, text in results["after_cron"]]
+    backup = results["backup"]
+    lines += [
+        "",
+        f"Backup and restore drill: `pg_basebackup -Fp -Xs -c fast` of the live primary, {backup['backup_mb']:.0f} MB "
+        f"in {backup['backup_seconds']:.1f} s; then the by-hand commands wrote to the primary, which archived its WAL; "
+        f"the backup, started with `restore_command` on the archive, replayed it and was promoted in "
+        f"{backup['restore_seconds']:.1f} s. Primary and restored copy: "
+        + ("**equal**" if backup["ok"] else "**DIFFER**")
+        + f" ({', '.join(f'{k} {v:,}' for k, v in backup['restored'].items())}).",
+    ]
     lines += ["", "The sign-in throttle across both servers (one account, one client address, through nginx):", ""]
     lines += ["| attempt | password | answered by | status | |", "|---|---|---|---|---|"]
     for row in results["throttle"]["attempts"]:
@@ -622,7 +776,9 @@ def main() -> int:
         cluster.redis_flush()
         cluster.start_sandbox()
         django_setup(cluster)
-        fresh_database()
+        template = migrated_template()
+        cluster.start_primary(template)
+        use_primary(cluster)
         print("seeding ...", flush=True)
         plan = seed(cluster, args)
         from django.db import connections
@@ -646,15 +802,18 @@ def main() -> int:
         if not out_path.exists():
             raise Failed(f"bench/load.py wrote no results (exit status {load.returncode})")
         results = json.loads(out_path.read_text())
-        print("cron commands, each twice, then by hand ...", flush=True)
+        print("cron commands, each twice ...", flush=True)
         cron = [[cluster.manage(args) for _ in range(2)] for args in CRON]
-        by_hand = [cluster.manage(args) for args in BY_HAND]
         from bench.load import after_cron
 
-        results["after_cron"] = after_cron(DIRECT_URL, plan["webhooks"]["expected_grants"])
+        results["after_cron"] = after_cron(cluster.direct_url, plan["webhooks"]["expected_grants"])
+        print("base backup, the by-hand commands, restore drill ...", flush=True)
+        drill = cluster.backup_drill(BY_HAND)
+        by_hand = drill.pop("runs")
+        results["backup"] = drill
         results["commands"] = {"deploy": deploy, "cron": cron, "by_hand": by_hand}
         commands_ok = all(run["status"] == 0 for run in [*(r for pair in cron for r in pair), *by_hand])
-        if not commands_ok or not all(ok for ok, _ in results["after_cron"]):
+        if not commands_ok or not drill["ok"] or not all(ok for ok, _ in results["after_cron"]):
             load = subprocess.CompletedProcess(load.args, 1)
         block = markdown(results, machine(), args, checks)
         print(block)
