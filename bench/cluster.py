@@ -7,9 +7,12 @@ servers"; docs/deploy.md, "Many servers").
 
 Everything it starts is its own and is stopped when it ends, on Ctrl-C and on failure too:
 
-* PostgreSQL: the machine's service on 127.0.0.1:5432 (started if it is down), a fresh
-  database `keel_bench_load` copied from a migrated template kept between runs
-  (bench/databases.py, shared with the other benchmarks);
+* PostgreSQL: a primary of its own (the machine's PostgreSQL programs, `initdb` in the run's
+  directory, archiving its WAL), with the database restored from a migrated template kept
+  between runs on the machine's service (127.0.0.1:5432, started if it is down;
+  bench/databases.py, shared with the other benchmarks), so dj-stripe's minute of migrations is
+  paid once; after the run, a `pg_basebackup` of it and a restore drill (the backup replays the
+  WAL archive on another port and must hold the same data);
 * PgBouncer (Debian's package) in transaction pooling mode in front of it; the app servers
   connect through it, with `DB_PREPARED_STATEMENTS=False` and `DISABLE_SERVER_SIDE_CURSORS=True`;
 * Redis: the machine's, on 127.0.0.1:6379, databases `--redis-db` (cache, sessions, rate limits)
@@ -23,6 +26,8 @@ Everything it starts is its own and is stopped when it ends, on Ctrl-C and on fa
   (`TRUSTED_PROXIES=1`) and X-Forwarded-Proto (TLS ends at the balancer in production), and
   naming the server that answered in `X-Upstream` (for the throttle check).
 
+Before the servers start it runs the deploy commands of docs/deploy.md; after the load, every
+cron command twice, then the by-hand ones, and checks the ledger and the webhook grants again.
 Missing Debian packages (nginx, pgbouncer) are installed with apt-get, as `make chromium` does.
 Seeded: `--orgs` organizations, each with an owner who has a password, an API key and credits
 (every fourth with overdraft allowed and 20 credits, so the run overdraws it); one user
