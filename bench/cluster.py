@@ -792,7 +792,9 @@ def main() -> int:
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
+    # Ctrl-C and SIGTERM stop everything (SIGINT too when it arrived ignored, as in a background job).
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     status = 1
     try:
         cluster.redis_flush()
