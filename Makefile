@@ -10,10 +10,15 @@ SANDBOX_PORT ?= 12111
 # The browser tests' Chromium (Debian's package; `make chromium` installs it when missing).
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
+# What `make test` runs a second time through PgBouncer in transaction pooling mode (docs/deploy.md,
+# "PgBouncer"): the credits and billing paths, when PYTEST_ARGS picks nothing else; empty skips it.
+PGBOUNCER_TESTS ?= $(if $(PYTEST_ARGS),,tests/credits tests/billing tests/core/test_pgbouncer.py)
 # Runs a command with DATABASE_URL set: the local server, started for it and stopped after.
 WITH_DB := $(BIN)/python -m config.localdb --
+# The same through a PgBouncer of its own in transaction pooling mode (config/localdb.py).
+WITH_DB_POOLED := $(BIN)/python -m config.localdb --pgbouncer --
 
-.PHONY: run test screenshots chromium install install-dev lint sandbox bench bench-webhooks bench-dashboard bench-load clean _run
+.PHONY: run test screenshots chromium pgbouncer install install-dev lint sandbox bench bench-webhooks bench-dashboard bench-load clean _run
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +43,9 @@ run: install
 _run:
 	DEBUG=True $(BIN)/python -m config.devserver --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
-test: install-dev chromium
+test: install-dev chromium pgbouncer
 	$(WITH_DB) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(if $(PGBOUNCER_TESTS),$(WITH_DB_POOLED) $(BIN)/python -m pytest $(PGBOUNCER_TESTS))
 
 # The browser tests alone (Chromium, tests/browser), keeping every page's screenshot at desktop
 # and phone width, light and dark, in docs/screenshots/.
@@ -51,6 +57,12 @@ chromium:
 	@[ -x $(CHROMIUM) ] || { echo "Installing Debian's chromium for the browser tests ..."; \
 	  S=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; \
 	  $$S apt-get install -y -q chromium || { $$S apt-get update -q && $$S apt-get install -y -q chromium; }; }
+
+# `make test` runs the credits and billing tests through Debian's PgBouncer too: installed when missing.
+pgbouncer:
+	@command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || { echo "Installing Debian's pgbouncer for the pooled tests ..."; \
+	  S=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; \
+	  $$S apt-get install -y -q pgbouncer || { $$S apt-get update -q && $$S apt-get install -y -q pgbouncer; }; }
 
 # The local Stripe stand-in alone (docs/stripe-sandbox.md); `make run` starts its own when no
 # STRIPE_SECRET_KEY is set.
@@ -82,4 +94,4 @@ lint: install-dev
 
 clean:
 	-[ -x $(BIN)/python ] && $(BIN)/python -m config.localdb stop
-	rm -rf $(VENV) .pgdata staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pgdata .pgbouncer staticfiles .pytest_cache .ruff_cache

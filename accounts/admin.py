@@ -15,7 +15,9 @@ from django.urls import path, reverse
 
 from accounts.forms import ProfileForm
 from accounts.models import User, UserEmail, UserEmailPreference, UserProviderCustomer, UserStatus
+from accounts.selectors import impersonation_allowed
 from accounts.services import user_set_status, user_update_profile
+from accounts.views.impersonation import ImpersonationStartView
 from core.admin import ReadOnlyAdmin, ReadOnlyMixin, ReadOnlyTabularInline, link_column, ms_column
 
 # Keel's User has no groups or model permissions (its system role decides), so a Group does nothing.
@@ -98,6 +100,8 @@ class UserAdmin(ReadOnlyAdmin):
     # `createsuperuser`: making a site operator is not a click.
     actions = ["disable_users", "enable_users"]
     object_tools = (("Edit profile", "admin:accounts_user_edit"),)
+    # Adds the "Sign in as this user" button (a POST form) beside the tools.
+    change_form_template = "admin/accounts/user_change_form.html"
     inlines = [UserEmailInline, UserEmailPreferenceInline, MembershipInline]
 
     created_at_display = ms_column("created_at", "created")
@@ -117,7 +121,17 @@ class UserAdmin(ReadOnlyAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.edit_view)
-        return [path("<path:object_id>/edit/", view, name="accounts_user_edit"), *super().get_urls()]
+        # Impersonation starts behind the admin's own access check (docs/accounts.md).
+        impersonate = self.admin_site.admin_view(ImpersonationStartView.as_view())
+        return [
+            path("impersonate/", impersonate, name="accounts_user_impersonate"),
+            path("<path:object_id>/edit/", view, name="accounts_user_edit"),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_impersonate"] = impersonation_allowed(hijacker=request.user, hijacked=obj)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def edit_view(self, request, object_id):
         user = get_object_or_404(User, pk=object_id)

@@ -1,4 +1,5 @@
 from axes.backends import AxesStandaloneBackend
+from axes.handlers.database import AxesDatabaseHandler
 from django.contrib.auth.backends import ModelBackend
 
 from accounts.models import User
@@ -41,3 +42,22 @@ class EmailOrUsernameBackend(ModelBackend):
     def get_user(self, user_id):
         user = User.objects.alive().filter(pk=user_id).first()
         return user if user and self.user_can_authenticate(user) else None
+
+
+# Set on the request while staff impersonation signs someone in (accounts/views/impersonation.py):
+# receivers of `user_logged_in` that take it for the person's own sign-in leave it alone.
+IMPERSONATION_FLAG = "keel_impersonation"
+
+
+def is_impersonation_login(request) -> bool:
+    return bool(getattr(request, IMPERSONATION_FLAG, False))
+
+
+class AxesHandler(AxesDatabaseHandler):
+    """Axes' database handler (AXES_HANDLER), except that staff signing in as a user for support
+    is not that user's sign-in: it does not clear their failed attempts."""
+
+    def user_logged_in(self, sender, request, user, **kwargs):
+        if is_impersonation_login(request):
+            return None
+        return super().user_logged_in(sender, request, user, **kwargs)

@@ -10,21 +10,25 @@ Templates: `templates/emails/<name>_subject.txt`, `<name>.txt` and `<name>.html`
   forget it) and in the `List-Unsubscribe`/`List-Unsubscribe-Post` headers
   (RFC 2369, RFC 8058).
 
-Sending happens after the surrounding transaction commits, so a rolled-back
-write never leaves a mail behind.
+`email_send` checks and queues; the mail is rendered and sent by the task
+`accounts.tasks.email_deliver` after the surrounding transaction commits (core.tasks.enqueue),
+so a rolled-back write never leaves a mail behind: on a Celery worker when a broker is
+configured, inline otherwise. The task gets the recipient account's id, not the account, and
+checks the preference again when it runs (an unsubscribe in between wins).
 """
 
 import logging
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.functional import Promise
 
 from accounts.models import EmailType, User, UserEmailPreference
 from accounts.selectors import user_by_verified_email
 from accounts.tokens import unsubscribe_token_make
+from core.tasks import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +80,32 @@ def email_send(
     if not email_is_wanted(user=user, email_type=email_type):
         logger.info("email suppressed by preference: template=%s type=%s", template, email_type)
         return False
+    from accounts.tasks import email_deliver
 
-    context = {"site_url": settings.SITE_URL, "user": user, **(context or {})}
+    # Lazy translations (choice labels) become the text they stand for: the task gets plain values.
+    context = {key: str(value) if isinstance(value, Promise) else value for key, value in (context or {}).items()}
+    enqueue(
+        email_deliver,
+        to=to,
+        template=template,
+        context=context,
+        email_type=str(email_type) if email_type is not None else None,
+        user_id=user.pk if user is not None else None,
+    )
+    return True
+
+
+def email_render_and_send(
+    *, to: str, template: str, context: dict, email_type: str | None, user_id: int | None
+) -> bool:
+    """What `email_send` queued, when the task runs: the account read again, the preference
+    checked again, the templates rendered and the message sent. False if it was not sent."""
+    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+    if email_type is not None and (user is None or not email_is_wanted(user=user, email_type=email_type)):
+        logger.info("email suppressed when sent: template=%s type=%s", template, email_type)
+        return False
+
+    context = {"site_url": settings.SITE_URL, "user": user, **context}
     headers = {}
     if email_type is not None:
         context["unsubscribe_url"] = unsubscribe_url(user=user, email_type=email_type)
@@ -98,5 +126,5 @@ def email_send(
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[to], headers=headers
     )
     message.attach_alternative(html, "text/html")
-    transaction.on_commit(message.send)
+    message.send()
     return True

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from accounts.models import EmailType, User, UserEmail, UserEmailPreference, normalize_email
+from accounts.models import EmailType, SystemRole, User, UserEmail, UserEmailPreference, normalize_email
 from core.errors import NotFound
 
 
@@ -50,6 +50,17 @@ def email_preferences_get(*, user: User) -> dict[str, bool]:
     preferences = dict.fromkeys(EmailType.values, True)
     preferences.update(UserEmailPreference.objects.filter(user=user).values_list("email_type", "subscribed"))
     return preferences
+
+
+def impersonation_allowed(*, hijacker, hijacked) -> bool:
+    """Whether staff member `hijacker` may sign in as `hijacked` for support (HIJACK_PERMISSION_CHECK).
+
+    Never towards staff (a site operator, even a disabled one: taking over an operator would
+    reach the admin as them), nor towards a disabled or deleted account, nor oneself.
+    """
+    if hijacked is None or hijacker is None or not hijacker.is_staff:
+        return False
+    return hijacked.pk != hijacker.pk and hijacked.role != SystemRole.OWNER and hijacked.is_active
 
 
 def user_delete_notices(*, user: User) -> list[str]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.views import account, auth, google, links
+from accounts.views import account, auth, export, google, impersonation, links
 
 app_name = "accounts"
 
@@ -23,4 +23,7 @@ urlpatterns = [
     path("emails/<str:email_id>/remove/", account.email_delete, name="email_remove"),
     path("email-preferences/", account.preferences, name="preferences"),
     path("delete/", account.delete, name="delete"),
+    path("export/", export.data_export, name="data_export"),
+    # Started from the admin's user page (accounts/admin.py); stopped from the banner.
+    path("impersonation/stop/", impersonation.ImpersonationStopView.as_view(), name="impersonation_stop"),
 ]

@@ -14,7 +14,7 @@ Everything it starts is its own and is stopped when it ends, on Ctrl-C and on fa
   paid once; after the run, a `pg_basebackup` of it and a restore drill (the backup replays the
   WAL archive on another port and must hold the same data);
 * PgBouncer (Debian's package) in transaction pooling mode in front of it; the app servers
-  connect through it, with `DB_PREPARED_STATEMENTS=False` and `DISABLE_SERVER_SIDE_CURSORS=True`;
+  connect through it, with `DATABASE_POOLER=pgbouncer-transaction`;
 * Redis: the machine's, on 127.0.0.1:6379, databases `--redis-db` (cache, sessions, rate limits)
   and the next one (Celery's broker), both flushed at the start;
 * the Stripe sandbox (`python -m stripe_sandbox`), which the app servers call as they would
@@ -220,8 +220,8 @@ class Cluster:
             "CSRF_TRUSTED_ORIGINS": f"https://127.0.0.1:{self.ports['balancer']}",
             "DATABASE_URL": f"postgres://root@127.0.0.1:{self.ports['pgbouncer']}/{DB}",
             "CONN_MAX_AGE": "600",
-            "DB_PREPARED_STATEMENTS": "False",
-            "DISABLE_SERVER_SIDE_CURSORS": "True",
+            # No server-side cursors, no prepared statements (docs/deploy.md, "PgBouncer").
+            "DATABASE_POOLER": "pgbouncer-transaction",
             "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
             "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{redis_db + 1}",
             "BEHIND_PROXY": "True",

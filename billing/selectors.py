@@ -10,7 +10,7 @@ from django.db.models.fields.json import KT
 from billing.models import Invoice, Lifetime, Price, Subscription, SubscriptionStatus
 from billing.plans import Plan, PlanKind, monthly_amount, plan_from_metadata
 from core.errors import ValidationFailed
-from organizations.models import Tenant
+from organizations.models import MemberRole, Tenant, TenantMember
 
 # What makes a subscription the organization's plan (DESIGN.md, "Billing"): `pending` (an
 # incomplete first payment) does not, `past_due` does until Stripe cancels it.
@@ -209,3 +209,34 @@ def sellable_prices() -> Catalogue:
         packs=[item for item in sellable if item.plan.kind == PlanKind.CREDITS],
         lifetime=[item for item in sellable if item.plan.kind == PlanKind.LIFETIME],
     )
+
+
+def user_export_invoices(*, user) -> tuple[str, list]:
+    """The data export's section (KEEL_ACCOUNT_EXPORT_SECTIONS): the invoices of the organizations
+    the user owns (as an owner member, now), in one query, without the provider's raw data."""
+    owned = TenantMember.objects.filter(user=user, role=MemberRole.OWNER, tenant__deleted_at__isnull=True)
+    invoices = (
+        Invoice.objects.filter(tenant_id__in=owned.values("tenant_id"))
+        .select_related("tenant")
+        .defer("raw_data", "tenant__logo_url")
+        .annotate(number=KT("raw_data__number"), provider_status=KT("raw_data__status"))
+        .order_by("tenant__slug", "-paid_at", "-id")
+    )
+    return "invoices", [
+        {
+            "organization": invoice.tenant.slug,
+            "number": invoice.number,
+            "provider_invoice_id": invoice.provider_invoice_id,
+            "plan_id": invoice.plan_id,
+            "amount": invoice.amount,
+            "currency": invoice.currency,
+            # Keel records invoices once paid; the provider's own status when it sent one.
+            "status": invoice.provider_status or ("paid" if invoice.paid_at else "open"),
+            "billing_reason": invoice.billing_reason,
+            "paid_at": invoice.paid_at,
+            "hosted_invoice_url": invoice.hosted_invoice_url,
+            "invoice_pdf": invoice.invoice_pdf,
+            "receipt_pdf": invoice.receipt_pdf,
+        }
+        for invoice in invoices
+    ]

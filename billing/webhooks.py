@@ -11,6 +11,8 @@ does not retry it for days.
 from django.conf import settings
 from djstripe.event_handlers import djstripe_receiver
 
+from audit.context import acting_as
+from audit.models import ActorKind
 from billing.services import fulfilment, prices
 
 HANDLED = {
@@ -41,6 +43,12 @@ def refusal(event) -> str | None:
 
 @djstripe_receiver(list(HANDLED))
 def apply_event(sender, event, **kwargs):
+    # Stripe is who changed what an event changes (docs/audit.md), whoever's request it follows.
+    with acting_as(kind=ActorKind.STRIPE, label="Stripe"):
+        _apply(event)
+
+
+def _apply(event) -> None:
     problem = refusal(event)
     if problem is None:
         try:

@@ -45,10 +45,15 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files, no CDN
     "djstripe",
     "axes",
+    # Staff impersonation for support: its views only (accounts/views/impersonation.py); Keel
+    # renders its own banner, so neither its middleware nor its notification template is used.
+    "hijack",
     "core",
     "organizations",
     "credits",
     "billing",
+    # Below every app that writes audit rows, but only by string references (docs/audit.md).
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -63,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "core.middleware.CsrfViewMiddleware",
     "core.middleware.AuthenticationMiddleware",
+    # The request being served is the audit log's actor (docs/audit.md).
+    "audit.middleware.AuditContextMiddleware",
     "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A page asked for by an organization's former slug redirects to the current one.
@@ -88,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "organizations.context_processors.current_tenant",
+                "accounts.context_processors.impersonation",
             ],
         },
     },
@@ -106,10 +114,31 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 
+# What stands between Keel and PostgreSQL (docs/deploy.md, "PgBouncer"): empty for a direct
+# connection (or a session pooler), `pgbouncer-transaction` for PgBouncer in transaction
+# pooling mode, where a connection's server changes between transactions. Then nothing may
+# outlive a transaction on the server: no server-side cursors (Django's docs prescribe
+# DISABLE_SERVER_SIDE_CURSORS: `.iterator()` would DECLARE a cursor the next transaction
+# cannot find) and no prepared statements (PgBouncer keeps none before 1.21).
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", localdb.POOLER):
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLER={DATABASE_POOLER!r}: leave it empty (a direct connection or a session pooler) "
+        f"or set {localdb.POOLER!r} (PgBouncer in transaction pooling mode)."
+    )
+TRANSACTION_POOLER = DATABASE_POOLER == localdb.POOLER
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = TRANSACTION_POOLER
+
 # The credits hot paths prepare their statements (core/db.py,
-# `hot_cursor`). Set False behind a pooler that cannot keep prepared statements
-# (PgBouncer in transaction mode before 1.21).
-DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+# `hot_cursor`). Off behind a pooler that cannot keep prepared statements
+# (DATABASE_POOLER=pgbouncer-transaction: PgBouncer in transaction mode before 1.21).
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=not TRANSACTION_POOLER)
+if DB_PREPARED_STATEMENTS and TRANSACTION_POOLER:
+    raise ImproperlyConfigured(
+        "DB_PREPARED_STATEMENTS=True behind DATABASE_POOLER=pgbouncer-transaction: PgBouncer before 1.21 "
+        "sends each transaction to any server connection, where the statement was never prepared. "
+        "Leave DB_PREPARED_STATEMENTS unset."
+    )
 if DB_PREPARED_STATEMENTS:
     # Django turns psycopg's statement preparation off unless this is set: a statement is
     # prepared once a connection has run it this many times. Django's own (client-side
@@ -242,6 +271,14 @@ KEEL_ACCOUNT_DELETE_HOOKS: list[str] = [
     "billing.services.departures.account_subscriptions_cancel",
     "organizations.services.tenants_account_delete",
 ]
+# The data export (docs/accounts.md, "Your data"): after the account's own sections, each
+# `section(user=user) -> (name, data)`, data JSON or an iterator of JSON items (streamed).
+KEEL_ACCOUNT_EXPORT_SECTIONS: list[str] = [
+    "organizations.selectors.user_export_memberships",
+    "credits.selectors.user_export_credit_transactions",
+    "credits.selectors.user_export_api_keys",
+    "billing.selectors.user_export_invoices",
+]
 # Organization deletion runs these on commit, each as `hook(tenant=tenant)`.
 KEEL_TENANT_DELETE_HOOKS: list[str] = [
     "billing.services.departures.tenant_subscriptions_cancel",
@@ -258,6 +295,24 @@ KEEL_MEMBERSHIP_END_HOOKS: list[str] = [
 KEEL_DASHBOARD_PANELS: list[str] = [
     "billing.dashboard.plan_panel",
 ]
+
+# Background work (docs/deploy.md, "Queue (Celery)"): with a broker, core.tasks.enqueue puts
+# tasks (emails) on the queue for `celery -A config worker` after the transaction commits;
+# unset, they run inline after commit. Redis, e.g. redis://127.0.0.1:6379/0.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# No result backend: nothing waits for a task's result.
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged when it has run, not when a worker took it: a worker lost mid-task
+# leaves it to another (every task is safe to run twice, core/tasks.py), one at a time each.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis redelivers a task no worker acknowledged within this many seconds (Celery's default).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_TIMEZONE = "UTC"
 
 # Credits
 FREE_PLAN_CREDITS = env.int("FREE_PLAN_CREDITS", default=100)
@@ -301,6 +356,8 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 # Password-reset requests per hour: per client IP and per account (or address).
 PASSWORD_RESET_LIMIT_PER_IP = env.int("PASSWORD_RESET_LIMIT_PER_IP", default=10)
 PASSWORD_RESET_LIMIT_PER_ACCOUNT = env.int("PASSWORD_RESET_LIMIT_PER_ACCOUNT", default=3)
+# Data exports per hour per account (each reads the whole ledger of the user).
+ACCOUNT_EXPORT_LIMIT_PER_HOUR = env.int("ACCOUNT_EXPORT_LIMIT_PER_HOUR", default=5)
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=1024 * 1024)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
@@ -317,6 +374,14 @@ AXES_VERBOSE = False
 # Keel registers AccessAttempt's admin itself (accounts/admin.py: read-only, delete to unlock);
 # axes' AccessLog and AccessFailureLog stay empty here (no access log, no failure log).
 AXES_ENABLE_ADMIN = False
+# Axes' database handler, except that staff impersonating a user is not that user's sign-in.
+AXES_HANDLER = "accounts.backends.AxesHandler"
+
+# Staff impersonation (django-hijack, docs/accounts.md): who may sign in as whom (never towards
+# staff, disabled or deleted accounts), and no notification injected by hijack itself (Keel's
+# banner is templates/accounts/_impersonation_banner.html).
+HIJACK_PERMISSION_CHECK = "accounts.selectors.impersonation_allowed"
+HIJACK_INSERT_BEFORE = None
 
 # Logging: structured enough to read, never secrets or personal data.
 LOGGING = {

@@ -1,8 +1,8 @@
 """System checks: a setting that names code names code that exists (`manage.py check`, runserver, migrate).
 
-The `KEEL_*_HOOKS`, `KEEL_*_NOTICES` and `KEEL_*_PANELS` settings (lists) and the `KEEL_*_HOOK`
+The `KEEL_*_HOOKS`, `KEEL_*_NOTICES`, `KEEL_*_PANELS` and `KEEL_*_SECTIONS` settings (lists) and the `KEEL_*_HOOK`
 ones (one path, or empty for none) are dotted paths resolved only when the hook runs (a sign-up,
-an account deletion, a dashboard): a typo would surface as a 500 in the middle of that flow.
+an account deletion, a dashboard, a data export): a typo would surface as a 500 in the middle of that flow.
 This check imports every one at start-up.
 """
 
@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.checks import Error, register
 from django.utils.module_loading import import_string
 
-HOOK_SETTING = re.compile(r"KEEL_[A-Z_]+_(HOOKS|NOTICES|PANELS)")
+HOOK_SETTING = re.compile(r"KEEL_[A-Z_]+_(HOOKS|NOTICES|PANELS|SECTIONS)")
 SINGLE_HOOK_SETTING = re.compile(r"KEEL_[A-Z_]+_HOOK")
 
 

@@ -166,3 +166,24 @@ def invitation_for_signup(*, token: str) -> SignupInvitation | None:
         terms=invitation_terms(invitation),
         url=reverse("organizations:invitation_accept", kwargs={"token": token}),
     )
+
+
+def user_export_memberships(*, user) -> tuple[str, list]:
+    """The data export's section (KEEL_ACCOUNT_EXPORT_SECTIONS): the user's memberships with their
+    role, permissions, credit limit and credits used, in one query however many there are."""
+    limits = TenantMemberCreditLimit.objects.filter(tenant_id=OuterRef("tenant_id"), user_id=OuterRef("user_id"))
+    memberships = user_memberships_list(user=user).annotate(
+        credit_limit=Subquery(limits.values("credit_limit")[:1]),
+        used_credits=Subquery(limits.values("used_credits")[:1]),
+    )
+    return "memberships", [
+        {
+            "organization": {"name": m.tenant.name, "slug": m.tenant.slug, "personal": m.tenant.is_default},
+            "role": m.role,
+            "permissions": list(m.permissions or []),
+            "credit_limit": UNLIMITED if m.credit_limit is None else m.credit_limit,
+            "used_credits": m.used_credits or 0,
+            "joined_at": m.created_at,
+        }
+        for m in memberships
+    ]

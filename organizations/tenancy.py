@@ -32,6 +32,7 @@ class OwnerOnly:
     MANAGE_CREDIT_LIMITS = "manage_credit_limits"
     TRANSFER_OWNERSHIP = "transfer_ownership"
     GRANT_OWNER = "grant_owner"  # make someone an owner, or change/remove an owner
+    VIEW_AUDIT_LOG = "view_audit_log"  # the organization's audit log (docs/audit.md)
 
 
 class TenantMoved(Http404):

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from organizations.views import invitations, members, tenants
+from organizations.views import audit, invitations, members, tenants
 
 app_name = "organizations"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("o/<slug:slug>/delete/", tenants.org_delete, name="delete"),
     path("o/<slug:slug>/transfer/", tenants.org_transfer, name="transfer"),
     path("o/<slug:slug>/leave/", tenants.org_leave, name="leave"),
+    path("o/<slug:slug>/audit/", audit.audit_log, name="audit"),
     path("o/<slug:slug>/members/", members.member_list, name="members"),
     path("o/<slug:slug>/members/<uuid:member_id>/", members.member_detail, name="member_detail"),
     path("o/<slug:slug>/members/<uuid:member_id>/reset-usage/", members.member_usage_reset, name="member_usage_reset"),

@@ -2,11 +2,12 @@ import importlib
 import pkgutil
 
 import pytest
-from django.db import connection, migrations
+from django.db import connection, connections, migrations
 
 from tests import factories
+from tests.pgbouncer import release_server_connections
 
-KEEL_APPS = ("core", "accounts", "organizations", "credits", "billing")
+KEEL_APPS = ("core", "accounts", "organizations", "credits", "billing", "audit")
 
 
 def migration_sql():
@@ -32,12 +33,17 @@ def django_db_setup(request, django_db_setup, django_db_blocker):
     the migrations' RunSQL installs, exactly as they install it; with --migrations (CI) the
     migrations did it. Overriding this fixture (not an autouse one) keeps it to runs that build
     a test database, never the development database a run without database tests points at."""
-    if not request.config.option.nomigrations:
-        return
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        for sql in migration_sql():
-            for statement in connection.ops.prepare_sql_script(sql):
-                cursor.execute(statement)
+    if request.config.option.nomigrations:
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            for sql in migration_sql():
+                for statement in connection.ops.prepare_sql_script(sql):
+                    cursor.execute(statement)
+    yield
+    # Before pytest-django drops the test database: through PgBouncer, its pooled server
+    # connections would stop the DROP (tests/pgbouncer.py).
+    with django_db_blocker.unblock():
+        connections.close_all()
+        release_server_connections(connection.settings_dict["NAME"])
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ customer portal (docs/billing.md)."""
 from dataclasses import dataclass
 
 import stripe
+from django.db import transaction
 
+from audit.services import audit_record
 from billing.models import Lifetime, Price, Subscription, SubscriptionStatus
 from billing.plans import Plan, PlanKind, monthly_amount, plan_from_metadata
 from billing.services.customers import customer_for, customer_replace
@@ -49,6 +51,21 @@ def sellable_price(provider_price_id: str, *, kind: str | None = None) -> tuple[
 
 def live_subscription(tenant) -> Subscription | None:
     return Subscription.objects.filter(tenant=tenant, status__in=LIVE_STATUSES).order_by("-current_period_end").first()
+
+
+def _requested(action: str, subscription: Subscription, **after) -> None:
+    """The audit row of what a member asked Stripe to do to the subscription (the change itself
+    comes back from Stripe as a webhook, with its own row). Written once Stripe accepted it."""
+    with transaction.atomic():
+        audit_record(
+            action=action,
+            tenant_id=subscription.tenant_id,
+            target_type="subscription",
+            target_id=subscription.provider_subscription_id,
+            target_label=subscription.plan_id or subscription.provider_price_id,
+            before={"provider_price_id": subscription.provider_price_id, "plan_id": subscription.plan_id},
+            after=after or None,
+        )
 
 
 def _metadata(member: TenantMember, plan: Plan, price: Price) -> dict:
@@ -123,6 +140,13 @@ def subscription_change_plan(*, member: TenantMember, subscription: Subscription
                 "metadata": metadata,
             },
         )
+        _requested(
+            "subscription.change_requested",
+            subscription,
+            provider_price_id=price.provider_price_id,
+            plan_id=plan.plan_id,
+            kind="upgrade",
+        )
         return CheckoutResult(id=updated.id, url=None, kind="upgrade")
     schedule_id = (
         stripe_sub.schedule or api.subscription_schedules.create(params={"from_subscription": stripe_sub.id}).id
@@ -141,6 +165,13 @@ def subscription_change_plan(*, member: TenantMember, subscription: Subscription
             "end_behavior": "release",
         },
     )
+    _requested(
+        "subscription.change_requested",
+        subscription,
+        provider_price_id=price.provider_price_id,
+        plan_id=plan.plan_id,
+        kind="downgrade",
+    )
     return CheckoutResult(id=stripe_sub.id, url=None, kind="downgrade")
 
 
@@ -151,8 +182,11 @@ def subscription_cancel(*, member: TenantMember, subscription: Subscription, at_
         raise NotFound("No such subscription.")
     api = client().v1
     if at_period_end:
-        return api.subscriptions.update(subscription.provider_subscription_id, params={"cancel_at_period_end": True})
-    return api.subscriptions.cancel(subscription.provider_subscription_id)
+        result = api.subscriptions.update(subscription.provider_subscription_id, params={"cancel_at_period_end": True})
+    else:
+        result = api.subscriptions.cancel(subscription.provider_subscription_id)
+    _requested("subscription.cancel_requested", subscription, at_period_end=at_period_end)
+    return result
 
 
 def subscription_reactivate(*, member: TenantMember, subscription: Subscription):
@@ -161,9 +195,11 @@ def subscription_reactivate(*, member: TenantMember, subscription: Subscription)
         raise NotFound("No such subscription.")
     if subscription.status == SubscriptionStatus.CANCELED:
         raise Conflict("A canceled subscription cannot be reactivated: buy a plan again.", code="subscription_ended")
-    return client().v1.subscriptions.update(
+    result = client().v1.subscriptions.update(
         subscription.provider_subscription_id, params={"cancel_at_period_end": False}
     )
+    _requested("subscription.reactivation_requested", subscription)
+    return result
 
 
 def billing_portal_url(*, member: TenantMember, return_url: str) -> str:

@@ -18,6 +18,7 @@ import stripe
 from django.db import transaction
 
 from accounts.models import User
+from audit.services import audit_record
 from billing import emails
 from billing.models import EventProblem, Invoice, Lifetime, Price, RefundReversal, Subscription, SubscriptionStatus
 from billing.plans import Plan, PlanKind, plan_from_metadata
@@ -119,6 +120,32 @@ def subscription_sync(subscription_id: str) -> Subscription:
         return _subscription_write(owner, latest)
 
 
+# What the audit log compares between a subscription's row before and after a sync.
+_AUDITED = ("status", "plan_id", "provider_price_id", "current_period_end", "canceled_at", "cancel_at_period_end")
+
+
+def _audited_state(values: dict, raw: dict) -> dict:
+    state = {field: values[field] for field in _AUDITED if field != "cancel_at_period_end"}
+    return state | {"cancel_at_period_end": bool(raw.get("cancel_at_period_end"))}
+
+
+def _subscription_action(before: dict | None, after: dict) -> str | None:
+    """The one audit action a sync is (docs/audit.md), or None when nothing it tracks changed."""
+    if before is None:
+        return "subscription.created"
+    if before == after:
+        return None
+    if after["status"] == SubscriptionStatus.CANCELED and before["status"] != SubscriptionStatus.CANCELED:
+        return "subscription.canceled"
+    if after["provider_price_id"] != before["provider_price_id"]:
+        return "subscription.plan_changed"
+    if after["cancel_at_period_end"] != before["cancel_at_period_end"]:
+        return "subscription.cancel_scheduled" if after["cancel_at_period_end"] else "subscription.cancel_withdrawn"
+    if (after["current_period_end"] or 0) > (before["current_period_end"] or 0):
+        return "subscription.renewed"
+    return "subscription.status_changed" if after["status"] != before["status"] else "subscription.updated"
+
+
 def _subscription_write(owner: Owner, sub) -> Subscription:
     data = _json(sub)
     item = data["items"]["data"][0]
@@ -140,13 +167,35 @@ def _subscription_write(owner: Owner, sub) -> Subscription:
         "raw_data": data,
         "updated_at": now_ms(),
     }
-    Subscription.objects.bulk_create(
+    # Read before the write, under the organization's lock (which every writer of the row holds),
+    # for the audit row; the row returned is this one as updated, so no read follows.
+    existing = Subscription.objects.filter(provider_subscription_id=data["id"]).first()
+    before = None if existing is None else _audited_state(existing.__dict__, existing.raw_data or {})
+    [row] = Subscription.objects.bulk_create(
         [Subscription(provider_subscription_id=data["id"], **values)],
         update_conflicts=True,
         unique_fields=["provider_subscription_id"],
         update_fields=[key for key in values if key not in ("user", "tenant")],
     )
-    return Subscription.objects.get(provider_subscription_id=data["id"])
+    if existing is not None:
+        for key, value in values.items():
+            if key not in ("user", "tenant"):
+                setattr(existing, key, value)
+        row = existing
+    after = _audited_state(values, data)
+    action = _subscription_action(before, after)
+    if action is not None:
+        changed = [field for field in _AUDITED if before is None or before[field] != after[field]]
+        audit_record(
+            action=action,
+            tenant=owner.tenant,
+            target_type="subscription",
+            target_id=data["id"],
+            target_label=plan_id or price["id"],
+            before=None if before is None else {field: before[field] for field in changed},
+            after={field: after[field] for field in changed},
+        )
+    return row
 
 
 # Checkout sessions
@@ -171,6 +220,11 @@ def checkout_session_fulfil(session_id: str) -> str:
     quantity = line.quantity or 1
     with transaction.atomic():
         _lock(owner)
+        # Under the lock, whether this is the session's first fulfilment (its audit row's).
+        if plan.kind == PlanKind.LIFETIME:
+            first_time = not Lifetime.objects.filter(provider_checkout_session_id=session.id).exists()
+        else:
+            first_time = not Credit.objects.filter(source_type="checkout_session", source_id=session.id).exists()
         if plan.kind == PlanKind.LIFETIME:
             Lifetime.objects.bulk_create(
                 [
@@ -204,6 +258,21 @@ def checkout_session_fulfil(session_id: str) -> str:
             customer=session.customer or "",
             description=f"{price.product_name or plan.plan_id} ({session.id})",
         )
+        if first_time:
+            audit_record(
+                action="lifetime.purchased" if plan.kind == PlanKind.LIFETIME else "checkout.completed",
+                tenant=owner.tenant,
+                target_type="checkout_session",
+                target_id=session.id,
+                target_label=price.product_name or plan.plan_id,
+                after={
+                    "plan_id": plan.plan_id,
+                    "kind": plan.kind,
+                    "credits": plan.credits * quantity,
+                    "amount": session.amount_total or 0,
+                    "currency": session.currency,
+                },
+            )
         # A refund that arrived before this grant existed is taken back now.
         if payment_intent and payment_intent.latest_charge:
             charge_refunded(_id(payment_intent.latest_charge))
@@ -309,6 +378,20 @@ def invoice_paid(invoice_id: str) -> Invoice | None:
         first_time = not Invoice.objects.filter(provider_invoice_id=invoice["id"]).exists()
         row = _invoice_write(owner, invoice, _line_price_id(main) if main else None)
         bought = invoice_credits(invoice)
+        if first_time:
+            audit_record(
+                action="invoice.paid",
+                tenant=owner.tenant,
+                target_type="invoice",
+                target_id=invoice["id"],
+                target_label=invoice.get("number") or invoice["id"],
+                after={
+                    "amount": invoice["amount_paid"],
+                    "currency": invoice["currency"],
+                    "billing_reason": invoice.get("billing_reason") or "",
+                    "credits": bought.credits if bought else 0,
+                },
+            )
         if first_time and invoice["amount_paid"] > 0:
             emails.receipt_send(
                 user=owner.user,
@@ -477,10 +560,33 @@ def charge_refunded(charge_id: str) -> list[RefundReversal]:
                     provider_refund_id=refund.id, credit=grant, credits=taken, amount=refund.amount
                 )
             )
-        if charge.amount_refunded >= charge.amount and grant.mode == CreditMode.ONE_TIME_LIFETIME:
-            Lifetime.objects.filter(provider_checkout_session_id=grant.source_id, refunded_at__isnull=True).update(
-                refunded_at=now_ms()
+            audit_record(
+                action="refund.applied",
+                tenant_id=grant.tenant_id,
+                target_type="refund",
+                target_id=refund.id,
+                target_label=refund.id,
+                after={
+                    "amount": refund.amount,
+                    "currency": charge.currency,
+                    "charge": charge_id,
+                    "credits_taken": taken,
+                    "full": full,
+                },
             )
+        if charge.amount_refunded >= charge.amount and grant.mode == CreditMode.ONE_TIME_LIFETIME:
+            at_ms = now_ms()
+            if Lifetime.objects.filter(provider_checkout_session_id=grant.source_id, refunded_at__isnull=True).update(
+                refunded_at=at_ms
+            ):
+                audit_record(
+                    action="lifetime.refunded",
+                    tenant_id=grant.tenant_id,
+                    target_type="checkout_session",
+                    target_id=grant.source_id,
+                    target_label=grant.plan_id,
+                    after={"refunded_at": at_ms},
+                )
     return made
 
 

@@ -7,10 +7,11 @@ for high-entropy random keys (nothing to brute-force) and keeps each request
 cheap; argon2 is for passwords people choose.
 """
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from rest_framework_api_key.crypto import KeyGenerator
 
+from audit.services import audit_event, audit_record, audit_records
 from core.errors import PermissionDenied, ValidationFailed
 from core.time import now_ms
 from credits.models import ApiKey
@@ -34,6 +35,11 @@ def api_key_split(raw_key: str) -> tuple[str, str] | None:
     return prefix, raw_key
 
 
+def _key_audit(action: str, api_key: ApiKey, **fields) -> None:
+    audit_record(action=action, tenant_id=api_key.tenant_id, target=api_key, target_type="api_key", **fields)
+
+
+@transaction.atomic
 def api_key_create(*, tenant: Tenant, user, name: str) -> tuple[ApiKey, str]:
     """Create a key acting as `user` in `tenant`; returns (key row, the key: shown once, never stored)."""
     name = (name or "").strip()
@@ -54,6 +60,7 @@ def api_key_create(*, tenant: Tenant, user, name: str) -> tuple[ApiKey, str]:
                 api_key.save(force_insert=True)
         except IntegrityError:
             continue  # a prefix collision (about 1 in 10^14): draw again
+        _key_audit("api_key.created", api_key, after={"name": name, "prefix": prefix, "user": str(user.pk)})
         return api_key, raw_key
     raise RuntimeError("could not draw a unique API key prefix")
 
@@ -72,6 +79,7 @@ def api_key_owner_protected(*, api_key: ApiKey, actor: TenantMember | None) -> b
     ).exists()
 
 
+@transaction.atomic
 def api_key_revoke(*, api_key: ApiKey, actor: TenantMember | None = None, now: int | None = None) -> bool:
     """Revoke a key for good; False if it already was.
 
@@ -84,6 +92,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: TenantMember | None = None, now: i
     revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=at_ms)
     if revoked:
         api_key.revoked_at = at_ms
+        _key_audit("api_key.revoked", api_key, after={"revoked_at": at_ms})
     return bool(revoked)
 
 
@@ -96,7 +105,28 @@ def api_keys_revoke_for_member(*, tenant_id, user_id, now: int | None = None) ->
     rejoins.
     """
     at_ms = now if now is not None else now_ms()
-    return ApiKey.objects.filter(tenant_id=tenant_id, user_id=user_id, revoked_at__isnull=True).update(revoked_at=at_ms)
+    # One UPDATE that says which keys it revoked (RETURNING), and one INSERT of their audit rows.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ApiKey._meta.db_table} SET revoked_at = %s"
+            " WHERE tenant_id = %s AND user_id = %s AND revoked_at IS NULL RETURNING id, name, prefix",
+            [at_ms, tenant_id, user_id],
+        )
+        revoked = cursor.fetchall()
+    audit_records(
+        [
+            audit_event(
+                action="api_key.revoked",
+                tenant_id=tenant_id,
+                target_type="api_key",
+                target_id=str(key_id),
+                target_label=f"{name} ({prefix}…)",
+                after={"revoked_at": at_ms, "reason": "membership_ended"},
+            )
+            for key_id, name, prefix in revoked
+        ]
+    )
+    return len(revoked)
 
 
 def api_key_touch(*, api_key: ApiKey, now: int | None = None) -> None:

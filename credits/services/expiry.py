@@ -8,6 +8,7 @@ re-reads the grants under them, so it is safe beside running consumptions and
 beside another run of itself: a grant is expired once.
 """
 
+from audit.services import audit_event, audit_records
 from core.db import run_atomic
 from core.locks import lock_rows
 from core.time import now_ms
@@ -44,6 +45,21 @@ def _expire_batch(*, at_ms: int, batch_size: int) -> tuple[int, int]:
                 description="Expired",
             )
             for credit_id, tenant_id, user_id, remaining in grants
+        )
+        # The batch's audit rows in one INSERT (docs/audit.md, `credits.expired`).
+        audit_records(
+            [
+                audit_event(
+                    action="credits.expired",
+                    tenant_id=tenant_id,
+                    target_type="credit",
+                    target_id=str(credit_id),
+                    target_label="Expired",
+                    before={"remaining_credits": remaining},
+                    after={"remaining_credits": 0},
+                )
+                for credit_id, tenant_id, _user_id, remaining in grants
+            ]
         )
     return len(candidates), len(grants)
 

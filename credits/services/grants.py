@@ -6,6 +6,7 @@ import uuid
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from audit.services import audit_record
 from core.db import run_atomic
 from core.errors import PermissionDenied, ValidationFailed
 from core.locks import lock_row
@@ -136,6 +137,22 @@ def credits_grant(
         ]
         CreditTransaction.objects.bulk_create(rows)
         overdraft_set(tenant=wallet, owed_before=owed, owed_after=owed - repaid, user_id=user.pk, at_ms=at_ms)
+        audit_record(
+            action="credits.granted",
+            tenant_id=tenant.pk,
+            target_type="credit",
+            target_id=str(grant.pk),
+            target_label=description or CreditMode(mode).label,
+            after={
+                "credits": amount,
+                "mode": mode,
+                "source_type": source_type,
+                "source_id": source_id,
+                "priority": priority,
+                "expires_at": expires_at,
+                "overdraft_repaid": repaid,
+            },
+        )
         return grant
 
     return run_atomic(write)

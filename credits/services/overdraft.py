@@ -7,6 +7,7 @@ rows that sum to zero: `deduct:repay` on the grant that pays, `add:repay`
 (without a grant) on the overdraft.
 """
 
+from audit.services import audit_record
 from core.db import run_atomic
 from core.errors import ValidationFailed
 from core.locks import lock_row
@@ -58,10 +59,22 @@ def tenant_overdraft_configure(*, tenant: Tenant, enabled: bool, limit: int) -> 
         raise ValidationFailed("The overdraft limit must be a whole number of credits, 0 or more.", field="limit")
 
     def write() -> Tenant:
-        lock_row(Tenant, tenant.pk, fields=["id"])
+        # The lock reads what it replaces, for the audit row: no query of its own.
+        locked = lock_row(Tenant, tenant.pk, fields=["id", "overdraft_enabled", "overdraft_limit"])
         Tenant.objects.filter(pk=tenant.pk).update(
             overdraft_enabled=enabled, overdraft_limit=limit, updated_at=now_ms()
         )
+        before = {"overdraft_enabled": locked.overdraft_enabled, "overdraft_limit": locked.overdraft_limit}
+        after = {"overdraft_enabled": enabled, "overdraft_limit": limit}
+        if before != after:
+            audit_record(
+                action="tenant.overdraft_changed",
+                tenant_id=tenant.pk,
+                target=tenant,
+                target_label=tenant.name,
+                before=before,
+                after=after,
+            )
         tenant.overdraft_enabled, tenant.overdraft_limit = enabled, limit
         return tenant
 

@@ -2,6 +2,7 @@
 
 from django.db.models import F
 
+from audit.services import audit_record
 from core.db import RetryTransaction, run_atomic
 from core.errors import ValidationFailed
 from core.locks import lock_row
@@ -41,6 +42,15 @@ def credits_reverse(*, credit: Credit, description: str, amount: int | None = No
             at_ms=at_ms,
             description=description,
         ).save(force_insert=True)
+        audit_record(
+            action="credits.reversed",
+            tenant_id=credit.tenant_id,
+            target_type="credit",
+            target_id=str(credit.pk),
+            target_label=description,
+            before={"remaining_credits": remaining},
+            after={"remaining_credits": remaining - taken, "taken": taken},
+        )
         return taken, remaining - taken
 
     taken, credit.remaining_credits = run_atomic(write)

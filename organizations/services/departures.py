@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from accounts.models import User
 from core.locks import lock_rows
 from organizations.models import MemberRole, Tenant, TenantMember
-from organizations.services.members import membership_end
+from organizations.services.members import member_audit, membership_end
 from organizations.services.tenants import tenant_soft_delete
 
 
@@ -91,4 +91,11 @@ def tenants_account_delete(*, user: User) -> None:
             continue
         if step.action == "hand_over":
             TenantMember.objects.filter(pk=step.successor.pk).update(role=MemberRole.OWNER, permissions=[])
-        membership_end(step.membership)
+            member_audit(
+                "member.ownership_transferred",
+                step.successor,
+                before={"role": step.successor.role, "owner": str(user.pk)},
+                after={"role": MemberRole.OWNER, "reason": "account_deleted"},
+            )
+        step.membership.user = user
+        membership_end(step.membership, action="member.left")

@@ -18,6 +18,7 @@ from accounts.emails import email_send
 from accounts.models import User
 from accounts.services import InvitationJoined
 from accounts.services.users import email_address_clean
+from audit.services import audit_event, audit_record, audit_records
 from core.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from core.locks import lock_row
 from core.time import MS_PER_DAY, ms_to_datetime, now_ms
@@ -45,6 +46,15 @@ def _new_token() -> tuple[str, str]:
 
 def invitation_ttl_ms() -> int:
     return settings.INVITATION_TTL_DAYS * MS_PER_DAY
+
+
+def _terms(invitation: TenantInvitation) -> dict:
+    return {
+        "email": invitation.email,
+        "role": invitation.role,
+        "permissions": invitation.permissions,
+        "credit_limit": invitation.credit_limit,
+    }
 
 
 def _send(*, invitation: TenantInvitation, token: str, inviter: User | None) -> None:
@@ -106,16 +116,29 @@ def invitation_create(
         "expires_at": now_ms() + invitation_ttl_ms(),
     }
     invitation = TenantInvitation.objects.filter(tenant=tenant, email=email).first()
+    before = None
     if invitation is None:
         try:
             with transaction.atomic():
                 invitation = TenantInvitation.objects.create(tenant=tenant, email=email, **values)
         except IntegrityError:
             invitation = TenantInvitation.objects.get(tenant=tenant, email=email)
+            before = _terms(invitation) | {"status": invitation.status}
             invitation = _update(invitation, values)
     else:
+        before = _terms(invitation) | {"status": invitation.status}
         invitation = _update(invitation, values)
     invitation.tenant = tenant
+    # A re-invitation is an invitation created again, with the terms it had before.
+    audit_record(
+        action="invitation.created",
+        tenant=tenant,
+        target=invitation,
+        target_type="invitation",
+        target_label=email,
+        before=before,
+        after=_terms(invitation) | {"expires_at": invitation.expires_at},
+    )
     _send(invitation=invitation, token=token, inviter=invited_by)
     logger.info("invitation sent: invitation=%s tenant=%s", invitation.pk, tenant.pk)
     return invitation
@@ -143,6 +166,14 @@ def invitation_resend(*, invitation: TenantInvitation, actor: TenantMember | Non
     if not updated:
         raise Conflict("Only a pending or expired invitation can be resent.", code="invitation_not_pending")
     invitation = TenantInvitation.objects.select_related("tenant", "invited_by").get(pk=invitation.pk)
+    audit_record(
+        action="invitation.resent",
+        tenant_id=invitation.tenant_id,
+        target=invitation,
+        target_type="invitation",
+        target_label=invitation.email,
+        after={"expires_at": expires_at},
+    )
     inviter = actor.user if actor is not None else invitation.invited_by
     _send(invitation=invitation, token=token, inviter=inviter)
     return invitation
@@ -157,6 +188,15 @@ def invitation_revoke(*, invitation: TenantInvitation, actor: TenantMember | Non
     ):
         raise Conflict("Only a pending invitation can be revoked.", code="invitation_not_pending")
     invitation.status = InvitationStatus.REVOKED
+    audit_record(
+        action="invitation.revoked",
+        tenant_id=invitation.tenant_id,
+        target=invitation,
+        target_type="invitation",
+        target_label=invitation.email,
+        before={"status": InvitationStatus.PENDING},
+        after={"status": InvitationStatus.REVOKED},
+    )
     return invitation
 
 
@@ -210,6 +250,15 @@ def invitation_accept(*, token: str, user: User) -> TenantMember:
         defaults={"credit_limit": invitation.credit_limit, "used_credits": 0},
     )
     member.tenant = invitation.tenant
+    # One row for the acceptance and the membership it creates: the new member is the target.
+    audit_record(
+        action="invitation.accepted",
+        tenant_id=invitation.tenant_id,
+        target_type="member",
+        target_id=str(user.pk),
+        target_label=user.username,
+        after=_terms(invitation) | {"invitation": str(invitation.pk)},
+    )
     logger.info("invitation accepted: invitation=%s tenant=%s", invitation.pk, invitation.tenant_id)
     return member
 
@@ -225,6 +274,7 @@ def invitation_accept_after_signup(*, token: str, user: User) -> InvitationJoine
     )
 
 
+@transaction.atomic
 def invitations_expire(*, now: int | None = None) -> list[TenantInvitation]:
     """Mark pending invitations past their expiry `expired`; returns those this run changed."""
     now = now_ms() if now is None else now
@@ -241,4 +291,18 @@ def invitations_expire(*, now: int | None = None) -> list[TenantInvitation]:
         ).update(status=InvitationStatus.EXPIRED):
             invitation.status = InvitationStatus.EXPIRED
             changed.append(invitation)
+    audit_records(
+        [
+            audit_event(
+                action="invitation.expired",
+                tenant_id=invitation.tenant_id,
+                target=invitation,
+                target_type="invitation",
+                target_label=invitation.email,
+                before={"status": InvitationStatus.PENDING},
+                after={"status": InvitationStatus.EXPIRED},
+            )
+            for invitation in changed
+        ]
+    )
     return changed

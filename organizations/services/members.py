@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from audit.services import audit_record
 from core.db import INT_MAX
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from core.locks import lock_row
@@ -25,6 +26,20 @@ from organizations.models import (
     TenantMemberCreditLimit,
 )
 from organizations.tenancy import OwnerOnly, member_can, member_require
+
+
+def member_audit(action: str, member: TenantMember, *, username: str | None = None, before=None, after=None) -> None:
+    """The audit row of a change to a membership: its target is the member's user (a membership
+    ends, the person stays), named by username (docs/audit.md)."""
+    audit_record(
+        action=action,
+        tenant_id=member.tenant_id,
+        target_type="member",
+        target_id=str(member.user_id),
+        target_label=member.user.username if username is None else username,
+        before=before,
+        after=after,
+    )
 
 
 def _owner_count(tenant_id) -> int:
@@ -108,13 +123,16 @@ def member_role_change(
     member = TenantMember.objects.select_related("tenant", "user").get(pk=member.pk)
     if member.role == MemberRole.OWNER and role != MemberRole.OWNER and _owner_count(member.tenant_id) <= 1:
         raise _last_owner_error()
+    before = {"role": member.role, "permissions": member.permissions}
     member.role = role
     member.permissions = permissions
     member.save(update_fields=["role", "permissions"])
+    if before != {"role": role, "permissions": permissions}:
+        member_audit("member.role_changed", member, before=before, after={"role": role, "permissions": permissions})
     return member
 
 
-def membership_end(member: TenantMember) -> None:
+def membership_end(member: TenantMember, *, action: str) -> None:
     """Remove the membership and its credit limit row (every membership has exactly one),
     then run `KEEL_MEMBERSHIP_END_HOOKS` (credits revokes the member's API keys there).
 
@@ -122,6 +140,7 @@ def membership_end(member: TenantMember) -> None:
     (`member_remove`, `member_leave`, account deletion).
     """
     TenantMemberCreditLimit.objects.filter(tenant_id=member.tenant_id, user_id=member.user_id).delete()
+    member_audit(action, member, before={"role": member.role, "permissions": member.permissions})
     member.delete()
     for path in settings.KEEL_MEMBERSHIP_END_HOOKS:
         import_string(path)(tenant_id=member.tenant_id, user_id=member.user_id)
@@ -148,17 +167,17 @@ def member_remove(*, member: TenantMember, actor: TenantMember | None) -> None:
         if member.role == MemberRole.OWNER:
             member_require(actor, OwnerOnly.GRANT_OWNER, "Only an owner can remove an owner.")
     lock_row(Tenant, member.tenant_id)
-    member = TenantMember.objects.select_related("tenant").get(pk=member.pk)
+    member = TenantMember.objects.select_related("tenant", "user").get(pk=member.pk)
     _departure_check(member)
-    membership_end(member)
+    membership_end(member, action="member.removed")
 
 
 @transaction.atomic
 def member_leave(*, member: TenantMember) -> None:
     lock_row(Tenant, member.tenant_id)
-    member = TenantMember.objects.select_related("tenant").get(pk=member.pk)
+    member = TenantMember.objects.select_related("tenant", "user").get(pk=member.pk)
     _departure_check(member)
-    membership_end(member)
+    membership_end(member, action="member.left")
 
 
 @transaction.atomic
@@ -179,20 +198,30 @@ def tenant_ownership_transfer(*, actor: TenantMember, to_member: TenantMember) -
     actor.role = MemberRole.MEMBER
     actor.permissions = []
     actor.save(update_fields=["role", "permissions"])
-    return TenantMember.objects.select_related("tenant", "user").get(pk=to_member.pk)
+    new_owner = TenantMember.objects.select_related("tenant", "user").get(pk=to_member.pk)
+    # One row for the whole transfer: the new owner is the target, the previous one is the actor.
+    member_audit(
+        "member.ownership_transferred",
+        new_owner,
+        before={"role": to_member.role, "owner": str(actor.user_id)},
+        after={"role": MemberRole.OWNER, "previous_owner_role": MemberRole.MEMBER},
+    )
+    return new_owner
 
 
-def _limit_row(member: TenantMember) -> TenantMemberCreditLimit:
-    """The member's limit row, read under the organization's lock (which every writer of it holds).
+def _limit_row(member: TenantMember) -> tuple[TenantMemberCreditLimit, str]:
+    """The member's limit row, read under the organization's lock (which every writer of it holds),
+    and the member's username (for the audit row).
 
     get_or_create heals a membership whose row is missing (created outside the
     services); consumption refuses such a member rather than count them unlimited.
     """
     lock_row(Tenant, member.tenant_id)
-    if not TenantMember.objects.filter(pk=member.pk).exists():
+    username = TenantMember.objects.filter(pk=member.pk).values_list("user__username", flat=True).first()
+    if username is None:
         raise Conflict("This person is no longer a member of the organization.", code="not_a_member")
     row, _created = TenantMemberCreditLimit.objects.get_or_create(tenant_id=member.tenant_id, user_id=member.user_id)
-    return row
+    return row, username
 
 
 @transaction.atomic
@@ -203,9 +232,18 @@ def member_credit_limit_set(
     if actor is not None:
         member_require(actor, OwnerOnly.MANAGE_CREDIT_LIMITS, "Only an owner can set credit limits.")
     credit_limit = credit_limit_clean(credit_limit)
-    row = _limit_row(member)
+    row, username = _limit_row(member)
+    before = row.credit_limit
     row.credit_limit = credit_limit
     row.save(update_fields=["credit_limit"])
+    if before != credit_limit:
+        member_audit(
+            "member.credit_limit_changed",
+            member,
+            username=username,
+            before={"credit_limit": before},
+            after={"credit_limit": credit_limit},
+        )
     return row
 
 
@@ -214,9 +252,13 @@ def member_usage_reset(*, member: TenantMember, actor: TenantMember | None) -> T
     """Start a member's `used_credits` from zero again (the ledger keeps the history)."""
     if actor is not None:
         member_require(actor, OwnerOnly.MANAGE_CREDIT_LIMITS, "Only an owner can reset credit usage.")
-    row = _limit_row(member)
+    row, username = _limit_row(member)
+    before = row.used_credits
     row.used_credits = 0
     row.save(update_fields=["used_credits"])
+    member_audit(
+        "member.usage_reset", member, username=username, before={"used_credits": before}, after={"used_credits": 0}
+    )
     return row
 
 

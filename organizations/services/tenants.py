@@ -11,6 +11,7 @@ from django.utils.module_loading import import_string
 from django.utils.text import slugify
 
 from accounts.models import User
+from audit.services import audit_record
 from core.errors import Conflict, ValidationFailed
 from core.locks import lock_row
 from core.time import now_ms
@@ -137,6 +138,12 @@ def tenant_create(
         raise Conflict("Could not find a free slug; choose one.", code="slug_taken", field="slug")
     TenantMember.objects.create(tenant=tenant, user=owner, role=MemberRole.OWNER)
     TenantMemberCreditLimit.objects.create(tenant=tenant, user=owner)
+    audit_record(
+        action="tenant.created",
+        tenant=tenant,
+        target=tenant,
+        after={"name": tenant.name, "slug": tenant.slug, "is_default": is_default, "owner": str(owner.pk)},
+    )
     return tenant
 
 
@@ -165,6 +172,7 @@ def tenant_update(
     if tenant.deleted_at is not None:
         raise Conflict("This organization is deleted.", code="already_deleted")
     fields = []
+    before = {"name": tenant.name, "slug": tenant.slug, "logo_url": tenant.logo_url}
     if name is not None:
         tenant.name = tenant_name_clean(name)
         fields.append("name")
@@ -187,6 +195,16 @@ def tenant_update(
                 tenant.save(update_fields=fields)
         except IntegrityError:
             raise _slug_taken_error(tenant.slug) from None
+        after = {"name": tenant.name, "slug": tenant.slug, "logo_url": tenant.logo_url}
+        changed = [field for field in after if after[field] != before[field]]
+        if changed:
+            audit_record(
+                action="tenant.updated",
+                tenant=tenant,
+                target=tenant,
+                before={field: before[field] for field in changed},
+                after={field: after[field] for field in changed},
+            )
     return tenant
 
 
@@ -200,6 +218,7 @@ def tenant_soft_delete(*, tenant: Tenant) -> bool:
     if not Tenant.objects.filter(pk=tenant.pk, deleted_at__isnull=True).update(deleted_at=now, updated_at=now):
         return False
     tenant.deleted_at = now
+    audit_record(action="tenant.deleted", tenant=tenant, target=tenant, before={"slug": tenant.slug})
     TenantInvitation.objects.filter(tenant=tenant, status=InvitationStatus.PENDING).update(
         status=InvitationStatus.REVOKED
     )

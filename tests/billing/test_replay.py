@@ -20,6 +20,7 @@ from organizations.models import TenantMember
 from organizations.services import tenant_create
 from tests.billing.recording import recording_shop
 from tests.factories import UserFactory
+from tests.pgbouncer import release_server_connections
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -117,6 +118,7 @@ def test_any_order_any_duplicates_the_same_state(settings, stripe_sandbox):
     template = f"keel_replay_{uuid.uuid4().hex[:8]}"
     test_db = connection.settings_dict["NAME"]
     connections.close_all()
+    release_server_connections(test_db)
     admin = _admin_connection()
     admin.execute(f'CREATE DATABASE "{template}" TEMPLATE "{test_db}"')
     try:

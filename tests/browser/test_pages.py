@@ -148,6 +148,7 @@ def signed_in_pages(world: World) -> list[tuple[str, str]]:
         ("api-keys", f"{org}/api-keys/"),
         ("billing", f"{org}/billing/"),
         ("org-settings", f"{org}/settings/"),
+        ("audit-log", f"{org}/audit/"),
         ("org-list", "/orgs/"),
         ("org-create", "/orgs/new/"),
         ("profile", "/accounts/"),

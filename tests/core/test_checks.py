@@ -52,3 +52,10 @@ def test_dashboard_panels_are_checked_like_hooks():
     errors = keel_hooks()
 
     assert [(e.id, "KEEL_DASHBOARD_PANELS" in e.msg) for e in errors] == [("keel.E002", True)]
+
+
+@override_settings(KEEL_ACCOUNT_EXPORT_SECTIONS=["credits.selectors.user_export_api_keys", "credits.selectors.nope"])
+def test_export_sections_are_checked_like_hooks():
+    errors = keel_hooks()
+
+    assert [(e.id, "KEEL_ACCOUNT_EXPORT_SECTIONS" in e.msg) for e in errors] == [("keel.E002", True)]

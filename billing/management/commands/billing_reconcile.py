@@ -1,11 +1,10 @@
 import time
 
-from django.core.management.base import BaseCommand
-
+from audit.commands import AuditedCommand
 from billing.services.reconcile import RECENT, billing_reconcile
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Read recent subscriptions, paid invoices, paid checkout sessions and refunds from Stripe "
         "and repair what a lost webhook left undone; prints each repair. Safe to run at any time "

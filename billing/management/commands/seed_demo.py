@@ -1,10 +1,10 @@
 import secrets
 
-from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import SystemRole, User
 from accounts.services import user_create
+from audit.commands import AuditedCommand
 from credits.services import credits_grant_free
 from organizations.models import Tenant
 from organizations.services import tenant_create
@@ -13,7 +13,7 @@ DEMO_USERNAME = "demo"
 DEMO_EMAIL = "demo@keel.localhost"
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Load demo data: a demo site owner (password printed) and an organization. Safe to re-run. Prices come "
         "from Stripe or the sandbox (billing_catalog, sync_prices), never from here."

@@ -1,9 +1,8 @@
-from django.core.management.base import BaseCommand
-
+from audit.commands import AuditedCommand
 from billing.services import prices_sync
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Read every Stripe price (and its product) into the prices table; prices gone from Stripe "
         "become inactive. Idempotent: run it from cron (e.g. hourly) beside the price.*/product.* webhooks."

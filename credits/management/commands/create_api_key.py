@@ -1,12 +1,13 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from accounts.models import User
+from audit.commands import AuditedCommand
 from core.errors import ApplicationError
 from credits.services import api_key_create
 from organizations.models import Tenant
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Create an API key acting as USER inside organization SLUG; prints the key once (it is stored hashed)."
 
     def add_arguments(self, parser):

@@ -1,11 +1,10 @@
-from django.core.management.base import BaseCommand
-
+from audit.commands import AuditedCommand
 from core.time import now_ms
 from credits.services import credits_expire, idempotency_keys_purge
 from credits.services.idempotency import KEEP_MS
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Write the ledger rows that zero expired grants (in batches; safe to run twice and beside "
         "live consumption), then delete idempotency keys older than 24 hours. Run it from cron, e.g. every 10 minutes."

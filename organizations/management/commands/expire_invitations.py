@@ -1,9 +1,8 @@
-from django.core.management.base import BaseCommand
-
+from audit.commands import AuditedCommand
 from organizations.services import invitations_expire
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Mark pending invitations past their expiry as expired (for cron). Safe to run again."
 
     def handle(self, *args, **options):
