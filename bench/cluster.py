@@ -678,7 +678,8 @@ def machine() -> dict:
 
 def markdown(results: dict, info: dict, args, checks: dict) -> str:
     m = info
-    readiness = ", ".join(sorted({re.sub(r"http://[^/]+", "", v) for v in checks.values()}))
+    readiness = ", ".join(sorted({re.sub(r"http://[^/]+", "", v) for k, v in checks.items() if k != "celery"}))
+    worker = "a Celery worker (`celery -A config worker --concurrency 1`); " if "celery" in checks else ""
     lines = [
         f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.duration:g} s, "
         f"{args.connections} connections through nginx; {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, "
@@ -697,7 +698,7 @@ def markdown(results: dict, info: dict, args, checks: dict) -> str:
         f"`config.wsgi`, {args.workers} gthread workers x {args.threads} threads each, DEBUG off, one SECRET_KEY; "
         f"PgBouncer {m['pgbouncer']}, transaction pooling, {args.pool_size} server connections; "
         f"PostgreSQL {m['postgresql']} (a primary of its own, archiving its WAL); "
-        f"Redis {m['redis']} (db {args.redis_db}, broker db {args.redis_db + 1}); the Stripe sandbox; "
+        f"Redis {m['redis']} (db {args.redis_db}, broker db {args.redis_db + 1}); {worker}the Stripe sandbox; "
         f"Python {m['python']}. "
         f"Readiness checked per server at {readiness}.",
         "",
