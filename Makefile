@@ -18,7 +18,7 @@ WITH_DB := $(BIN)/python -m config.localdb --
 # The same through a PgBouncer of its own in transaction pooling mode (config/localdb.py).
 WITH_DB_POOLED := $(BIN)/python -m config.localdb --pgbouncer --
 
-.PHONY: run test screenshots chromium pgbouncer install install-dev lint sandbox bench bench-webhooks bench-dashboard clean _run
+.PHONY: run test screenshots chromium pgbouncer install install-dev lint sandbox bench bench-webhooks bench-dashboard bench-load clean _run
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,13 @@ bench-webhooks: install-dev
 # The organization dashboard with 100,000 transactions against the sign-in page (docs/performance.md).
 bench-dashboard: install-dev
 	$(BIN)/python bench/dashboard.py --write-docs
+
+# Two app servers behind nginx, with PgBouncer, Redis and the Stripe sandbox, and 60 s of mixed
+# traffic through them (bench/cluster.py, bench/load.py; docs/performance.md, "Many servers").
+# Installs Debian's nginx and pgbouncer when missing, as `make chromium` does.
+BENCH_LOAD_ARGS ?=
+bench-load: install-dev
+	$(BIN)/python bench/cluster.py --write-docs $(BENCH_LOAD_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
