@@ -21,6 +21,8 @@ from django.urls import Resolver404, resolve
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
+from core.middleware import is_api_key_request
+
 logger = logging.getLogger("keel.csp")
 
 CSP_REPORT_MAX_BYTES = 16 * 1024
@@ -102,7 +104,23 @@ class CSPMiddleware(csp_middleware.CSPMiddleware):
     """django-csp's, with `form-action` extended per response by KEEL_CSP_FORM_ACTION_HOOKS:
     each `hook() -> list[str]` of origins (billing's: Stripe's hosted pages, or the sandbox's
     origin), read when the response is made, so that it follows where Keel's Stripe client
-    points at that moment rather than at start-up."""
+    points at that moment rather than at start-up.
+
+    A request made with an API key is answered with JSON, never a page: it gets a fixed policy
+    that allows nothing (OWASP's advice for APIs), without building the site's per response.
+    """
+
+    API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+    def process_request(self, request):
+        if not is_api_key_request(request):
+            super().process_request(request)
+
+    def process_response(self, request, response):
+        if is_api_key_request(request):
+            response.headers.setdefault("Content-Security-Policy", self.API_POLICY)
+            return response
+        return super().process_response(request, response)
 
     def get_policy_parts(self, request, response, report_only=False):
         parts = super().get_policy_parts(request, response, report_only=report_only)

@@ -12,6 +12,8 @@ import stripe
 from django.conf import settings
 from django.test import Client
 
+from tests import factories
+
 pytestmark = pytest.mark.django_db
 
 ANONYMOUS_PAGES = [
@@ -21,7 +23,6 @@ ANONYMOUS_PAGES = [
     "/accounts/signup/",
     "/accounts/password/reset/",
     "/api/docs/",
-    "/admin/login/",
     "/no-such-page/",
 ]
 SIGNED_IN_PAGES = [
@@ -71,9 +72,12 @@ def test_every_public_page_carries_the_policy(client, url):
     assert_policy(response, url)
 
 
-def test_every_signed_in_page_carries_the_policy(client, tenant, user):
-    user.role = "owner"  # a site operator: the admin too
-    user.save(update_fields=["role"])
+def test_every_signed_in_page_carries_the_policy(client):
+    # A site operator (the admin too; the factory gives staff their two-factor device) who owns
+    # an organization.
+    user = factories.UserFactory(role="owner")
+    tenant = factories.TenantFactory(owner=user, is_default=True)
+    factories.TenantMemberFactory(tenant=tenant, user=user, role="owner")
     client.force_login(user)
     for url in (page.format(slug=tenant.slug) for page in SIGNED_IN_PAGES):
         response = client.get(url)
@@ -85,6 +89,16 @@ def test_api_answers_carry_it_too(client):
     response = client.get("/api/v1/orgs/")
     assert response.status_code == 401
     assert_policy(response, "/api/v1/orgs/")
+
+
+def test_answers_to_an_api_key_allow_nothing_at_all(client, tenant, user):
+    # JSON for a program, never a page: nothing to load, nothing to frame (core/csp.py).
+    from credits.services.api_keys import api_key_create
+
+    _key, raw_key = api_key_create(tenant=tenant, user=user, name="csp")
+    response = client.get(f"/api/v1/orgs/{tenant.slug}/credits/", headers={"authorization": f"Bearer {raw_key}"})
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
 
 
 def test_the_api_docs_start_swagger_ui_from_a_script_file_not_inline(client):

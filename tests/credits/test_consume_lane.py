@@ -52,7 +52,7 @@ def _history(monkeypatch, *, lane: bool) -> list:
 
 
 def _headers(response) -> dict:
-    return {name: value for name, value in response.headers.items() if name != "Content-Length"}
+    return {name: value for name, value in response.headers.items() if name not in ("Content-Length", "X-Request-ID")}
 
 
 def _anonymous(data, names: dict, ids: dict):
