@@ -1,9 +1,12 @@
 """Reading the audit log: an organization's rows for its owners' page (docs/audit.md)."""
 
+import uuid
+
 from django.db.models import QuerySet
 
 from audit.actions import action_label
 from audit.models import ActorKind, AuditEvent
+from core.time import ms_to_datetime
 
 
 def tenant_audit_events(*, tenant) -> QuerySet[AuditEvent]:
@@ -50,8 +53,42 @@ def event_display(event: AuditEvent) -> dict:
     }
 
 
-def _changes(before: dict | None, after: dict | None) -> list[tuple[str, object, object]]:
-    """(field, before, after) for the page: every field either side names."""
+def _is_id(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _shown(field: str, value: object) -> str:
+    """A value as an owner reads it: epoch-ms times as UTC dates, nothing as a dash, lists joined."""
+    if value is None or value == "":
+        return "—"
+    if field.endswith(("_at", "_end", "_start")) and isinstance(value, int) and not isinstance(value, bool):
+        return ms_to_datetime(value).strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(item).replace("_", " ") for item in value) or "none"
+    return str(value)
+
+
+def _changes(before: dict | None, after: dict | None) -> list[tuple[str, str | None, str]]:
+    """(field, before, after) for the page: every field either side names, but internal ids (the
+    row names its target and actor already), with values made readable; `before` is None when
+    the row has no before."""
     before, after = before or {}, after or {}
-    fields = list(dict.fromkeys([*before, *after]))
-    return [(field, before.get(field), after.get(field)) for field in fields]
+    fields = [
+        field
+        for field in dict.fromkeys([*before, *after])
+        if not (_is_id(before.get(field)) or _is_id(after.get(field)))
+    ]
+    return [
+        (
+            field.replace("_", " "),
+            _shown(field, before[field]) if field in before else None,
+            _shown(field, after[field]) if field in after else "—",
+        )
+        for field in fields
+    ]

@@ -152,3 +152,29 @@ def test_the_same_queries_with_10_or_500_rows(signed_in_owner, org, owner, djang
     assert large == small
     with django_assert_max_num_queries(7):
         signed_in_owner.get(URL)
+
+
+def test_changes_read_as_an_owner_reads_them():
+    # Epoch-ms times as UTC dates, nothing as a dash, lists joined, internal ids left out (the
+    # row names its target and actor already).
+    from audit.models import AuditEvent
+    from audit.selectors import event_display
+
+    event = AuditEvent(
+        action="invitation.created",
+        actor_kind="user",
+        before={"role": "member", "expires_at": None},
+        after={
+            "role": "owner",
+            "expires_at": 1_796_792_730_000,
+            "permissions": ["manage_billing"],
+            "user": "8cc9f5e3-5c31-4b52-9d3e-1b1e6e0c9a11",
+            "is_default": False,
+        },
+    )
+    assert event_display(event)["changes"] == [
+        ("role", "member", "owner"),
+        ("expires at", "—", "2026-12-09 05:05 UTC"),
+        ("permissions", None, "manage billing"),
+        ("is default", None, "no"),
+    ]

@@ -155,6 +155,8 @@ def signed_in_pages(world: World) -> list[tuple[str, str]]:
         ("emails", "/accounts/emails/"),
         ("preferences", "/accounts/email-preferences/"),
         ("password", "/accounts/password/"),
+        ("two-factor", "/accounts/two-factor/"),
+        ("reauthenticate", "/accounts/reauthenticate/?next=/accounts/password/"),
         ("delete-account", "/accounts/delete/"),
         ("invitation", world.invitation_url),
     ]
