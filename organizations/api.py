@@ -67,8 +67,8 @@ class OrganizationListView(GenericAPIView):
             201: OrganizationSerializer,
             **error_responses(
                 {
-                    400: "`slug_taken`, `slug_reserved`, `slug_invalid`, `name_required`, `logo_invalid`, ...",
-                    409: "`slug_taken`: no free slug could be derived from the name; choose one.",
+                    400: "`slug_reserved`, `slug_invalid`, `name_required`, `invalid_url`, `logo_invalid`, ...",
+                    409: "`slug_taken`: the slug is taken (or no free slug could be derived from the name).",
                 }
             ),
         },
@@ -96,7 +96,13 @@ class OrganizationDetailView(GenericAPIView):
         request=OrganizationInputSerializer(partial=True),
         responses={
             200: OrganizationSerializer,
-            **error_responses({400: "As for creating one.", 403: "`permission_denied`: owners only."}),
+            **error_responses(
+                {
+                    400: "As for creating one.",
+                    403: "`permission_denied`: owners only.",
+                    409: "`slug_taken`.",
+                }
+            ),
         },
     )
     def patch(self, request, slug):
@@ -124,8 +130,6 @@ class OrganizationDetailView(GenericAPIView):
                     400: "`confirmation_mismatch`, or `confirm_name` missing (`required`).",
                     403: "`permission_denied`: owners only.",
                     409: "`default_organization`: a personal organization stays; `already_deleted`.",
-                    413: None,  # a DELETE with a body: the schema has no requestBody for it
-                    415: None,
                 }
             ),
         },

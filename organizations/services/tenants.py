@@ -90,7 +90,7 @@ def tenant_slug_is_taken(slug: str, *, tenant: Tenant | None = None) -> bool:
 
 
 def _slug_taken_error(slug: str) -> ValidationFailed:
-    return ValidationFailed(f"The slug “{slug}” is already taken.", code="slug_taken", field="slug")
+    return Conflict(f"The slug “{slug}” is already taken.", code="slug_taken", field="slug")
 
 
 def tenant_slug_suggest(name: str) -> str:
