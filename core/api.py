@@ -44,6 +44,14 @@ OPTIONAL_HTTP_URL_PATTERN = (
 )
 
 
+# An email address, spaces around it trimmed: for the schema, the part of what Django's
+# validate_email accepts that a `pattern` can state (a dot-atom local part, ASCII names, a TLD of
+# letters), at most 320 characters as it allows.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+EMAIL_PATTERN = rf"^\s*{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}\s*$"
+EMAIL_MAX_LENGTH = 320
+
+
 def documented(field_class: type[serializers.Field], schema: dict, **kwargs) -> serializers.Field:
     """A `field_class(**kwargs)` whose schema is stated as `{"type": "string", **schema}`: the
     pattern (or bounds) that the service behind it checks, which the field itself cannot say.

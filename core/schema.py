@@ -8,7 +8,7 @@ from drf_spectacular import openapi
 from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS
 
-from core.api import error_responses
+from core.api import EMAIL_MAX_LENGTH, EMAIL_PATTERN, error_responses
 
 _UNDECLARED = object()
 
@@ -35,9 +35,17 @@ class AutoSchema(openapi.AutoSchema):
         return operation
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
-        """A request's non-blank string that DRF trims (`trim_whitespace`) must hold more than
-        spaces: `pattern: \\S` says so beside drf-spectacular's `minLength: 1`."""
+        """A request's email is the pattern Django checks it against; a request's non-blank string
+        that DRF trims (`trim_whitespace`) must hold more than spaces: `pattern: \\S` says so
+        beside drf-spectacular's `minLength: 1`."""
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and isinstance(field, serializers.EmailField) and schema.get("type") == "string":
+            # `format: email` admits what Django refuses (`a@b.c`): the pattern it is checked against instead.
+            schema.pop("format", None)
+            schema.update(
+                pattern=EMAIL_PATTERN, maxLength=min(schema.get("maxLength", EMAIL_MAX_LENGTH), EMAIL_MAX_LENGTH)
+            )
+            return schema
         if (
             direction == "request"
             and isinstance(field, serializers.CharField)

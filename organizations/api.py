@@ -127,9 +127,10 @@ class OrganizationDetailView(GenericAPIView):
             204: None,
             **error_responses(
                 {
-                    400: "`confirmation_mismatch`, or `confirm_name` missing (`required`).",
+                    400: "`confirm_name` missing (`required`) or not a string.",
                     403: "`permission_denied`: owners only.",
-                    409: "`default_organization`: a personal organization stays; `already_deleted`.",
+                    409: "`confirmation_mismatch`: `confirm_name` is not the organization's name; "
+                    "`default_organization`: a personal organization stays; `already_deleted`.",
                 }
             ),
         },

@@ -222,7 +222,7 @@ def tenant_delete(*, tenant: Tenant, actor: TenantMember | None, confirm_name: s
     if tenant.deleted_at is not None:
         raise Conflict("This organization is already deleted.", code="already_deleted")
     if (confirm_name or "").strip() != tenant.name:
-        raise ValidationFailed(
+        raise Conflict(
             "Type the organization's name exactly to confirm.", code="confirmation_mismatch", field="confirm_name"
         )
     if tenant.is_default and tenant.owner.deleted_at is None:

@@ -95,7 +95,7 @@ def test_update_refused_for_non_owners(api, org):
 
 def test_delete_confirms_the_name(as_owner, org):
     assert_error(
-        as_owner.delete("/api/v1/orgs/acme/", {"confirm_name": "nope"}, format="json"), 400, "confirmation_mismatch"
+        as_owner.delete("/api/v1/orgs/acme/", {"confirm_name": "nope"}, format="json"), 409, "confirmation_mismatch"
     )
     assert_error(as_owner.delete("/api/v1/orgs/acme/", {}, format="json"), 400, "required")
 
