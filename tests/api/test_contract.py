@@ -3,8 +3,15 @@ what the schema refuses, and the schema states what the server checks."""
 
 import pytest
 from django.test import Client
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from accounts.serializers import USERNAME_INPUT_PATTERN
+from accounts.services.users import USERNAME_RE, email_address_clean
+from core.api import EMAIL_PATTERN, OPTIONAL_HTTP_URL_PATTERN
 from credits.services import api_key_create
+from organizations.serializers import SLUG_INPUT_PATTERN
+from organizations.services.tenants import RESERVED_SLUGS, tenant_logo_clean, tenant_slug_clean
 from tests import factories
 from tests.core.test_api import assert_error
 from tests.credits.helpers import give, make_org
@@ -146,3 +153,31 @@ def test_a_state_that_refuses_a_well_formed_request_is_a_409(session, org):
         409,
         "slug_taken",
     )
+
+
+# The patterns the schema states are what the services accept: anything a client generated from
+# the schema sends passes the service's own check (the schema may be narrower, never wider).
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(EMAIL_PATTERN, fullmatch=True))
+def test_every_email_the_schemas_pattern_admits_django_accepts(email):
+    assert email_address_clean(email)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(OPTIONAL_HTTP_URL_PATTERN, fullmatch=True))
+def test_every_url_the_schemas_pattern_admits_the_services_accept(url):
+    assert tenant_logo_clean(url) == url.strip()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.from_regex(SLUG_INPUT_PATTERN, fullmatch=True).filter(lambda slug: slug.strip().lower() not in RESERVED_SLUGS)
+)
+def test_every_slug_the_schemas_pattern_admits_the_service_accepts(slug):
+    assert tenant_slug_clean(slug) == slug.strip().lower()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(USERNAME_INPUT_PATTERN, fullmatch=True))
+def test_every_username_the_schemas_pattern_admits_matches_the_services_rule(username):
+    assert USERNAME_RE.match(username.strip())
