@@ -40,8 +40,6 @@ class AutoSchema(openapi.AutoSchema):
         beside drf-spectacular's `minLength: 1`."""
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if direction == "request" and isinstance(field, serializers.EmailField) and schema.get("type") == "string":
-            # `format: email` admits what Django refuses (`a@b.c`): the pattern it is checked against instead.
-            schema.pop("format", None)
             schema.update(
                 pattern=EMAIL_PATTERN, maxLength=min(schema.get("maxLength", EMAIL_MAX_LENGTH), EMAIL_MAX_LENGTH)
             )
@@ -56,6 +54,13 @@ class AutoSchema(openapi.AutoSchema):
         ):
             schema["pattern"] = r"\S"
         return schema
+
+    def _insert_field_validators(self, field, schema):
+        super()._insert_field_validators(field, schema)
+        if schema.get("pattern") == EMAIL_PATTERN:
+            # `format: email` admits what Django refuses (`a@b.c`) and refuses what it takes (spaces
+            # around, trimmed): the pattern it is checked against instead.
+            schema.pop("format", None)
 
     def _get_request_body(self, direction="request"):
         """drf-spectacular documents bodies of POST, PUT and PATCH only; a DELETE that reads one
