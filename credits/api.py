@@ -297,6 +297,15 @@ class TransactionFilter(django_filters.FilterSet):
     created_after = EpochMsFilter(field_name="created_at", lookup_expr="gte", help_text="Epoch ms, inclusive.")
     created_before = EpochMsFilter(field_name="created_at", lookup_expr="lt", help_text="Epoch ms, exclusive.")
 
+    def is_valid(self):
+        """django-filter reads `?credit=` as no filter at all; the schema says a filter is a UUID, an
+        integer or a type, so an empty one is 400 `invalid` (leave it out instead)."""
+        valid = super().is_valid()
+        for name in self.filters:
+            if "" in self.data.getlist(name) and name not in self.form.errors:
+                self.form.add_error(name, forms.ValidationError("Give a value, or leave it out.", code="invalid"))
+        return valid and not self.form.errors
+
 
 class TransactionListView(OrganizationAPIView, generics.ListAPIView):
     """The organization's ledger, newest first.

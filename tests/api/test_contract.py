@@ -70,6 +70,17 @@ def test_time_filters_take_whole_epoch_milliseconds_only(api, value):
     assert_error(response, 400, "invalid")
 
 
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("credit", "invalid"), ("member", "invalid"), ("created_after", "invalid"), ("type", "invalid_choice")],
+)
+def test_an_empty_filter_is_a_400_not_no_filter(api, name, code):
+    response = api.get(f"/api/v1/orgs/alpha/credits/transactions/?{name}=")
+
+    body = assert_error(response, 400, code)
+    assert list(body["errors"]) == [name]
+
+
 @pytest.mark.parametrize("key", ["", "   ", "clé-42", "a\tb", "x" * 256])
 def test_an_idempotency_key_outside_the_schemas_pattern_is_refused_and_spends_nothing(api, org, key):
     response = api.post(
