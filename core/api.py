@@ -37,10 +37,11 @@ class ErrorSerializer(serializers.Serializer):
 # An http(s) URL with a DNS name, spaces around it trimmed, or only spaces (blank once trimmed; ""
 # itself is the `maxLength: 0` that drf-spectacular adds beside a blank-allowing field): for the
 # schema, the part of what Django's URLValidator accepts that a `pattern` can state (ASCII names,
-# no IP addresses).
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# no IP addresses; up to six labels of at most 40 characters, the last of letters, so that a host
+# stays under the 253 characters Django allows).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?"
 OPTIONAL_HTTP_URL_PATTERN = (
-    rf"^(?:\s+|\s*https?://{_LABEL}(?:\.{_LABEL})*\.[A-Za-z]{{2,63}}(?::[0-9]{{1,4}})?(?:[/?#][!-~]*)?\s*)$"
+    rf"^(?:\s+|\s*https?://{_LABEL}(?:\.{_LABEL}){{0,4}}\.[A-Za-z]{{2,24}}(?::[0-9]{{1,4}})?(?:[/?#][!-~]*)?\s*)$"
 )
 
 
