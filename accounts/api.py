@@ -52,10 +52,13 @@ class MeView(APIView):
     @extend_schema(
         operation_id="me_update",
         request=MeUpdateSerializer,
-        responses={200: MeSerializer, **error_responses([400])},
+        responses={
+            200: MeSerializer,
+            **error_responses({400: "`invalid_username`, `invalid_url`, `invalid_avatar`.", 409: "`username_taken`."}),
+        },
         tags=["me"],
         description="Change any of username, first_name, last_name, avatar_url. "
-        "Codes: `invalid_username`, `username_taken`, `invalid_avatar`.",
+        "Codes: `invalid_username`, `invalid_url`, `invalid_avatar` (400); `username_taken` (409).",
     )
     def patch(self, request):
         data = MeUpdateSerializer(data=request.data)
@@ -72,10 +75,13 @@ class MyEmailsView(APIView):
     @extend_schema(
         operation_id="me_emails_create",
         request=EmailAddSerializer,
-        responses={201: UserEmailSerializer, **error_responses([400])},
+        responses={
+            201: UserEmailSerializer,
+            **error_responses({400: "`invalid_email`.", 409: "`email_taken`, `too_many_emails`."}),
+        },
         tags=["me"],
         description="Add an unverified address; a verification link is mailed to it. "
-        "Codes: `invalid_email`, `email_taken`, `too_many_emails`.",
+        "Codes: `invalid_email` (400); `email_taken`, `too_many_emails` (409).",
     )
     def post(self, request):
         data = EmailAddSerializer(data=request.data)
@@ -89,7 +95,7 @@ class MyEmailView(APIView):
         operation_id="me_emails_destroy",
         responses={
             204: None,
-            **error_responses({400: "`last_email` or `primary_email`.", 404: NOT_FOUND}),
+            **error_responses({404: NOT_FOUND, 409: "`last_email` or `primary_email`."}),
         },
         tags=["me"],
         description="Codes: `last_email` (the only address), `primary_email` (make another primary first).",
@@ -105,7 +111,7 @@ class MyEmailMakePrimaryView(APIView):
         request=None,
         responses={
             200: UserEmailSerializer,
-            **error_responses({400: "`email_unverified`.", 403: REAUTH_REQUIRED_DESCRIPTION, 404: NOT_FOUND}),
+            **error_responses({403: REAUTH_REQUIRED_DESCRIPTION, 404: NOT_FOUND, 409: "`email_unverified`."}),
         },
         tags=["me"],
         description="Code `email_unverified`: only a verified address can be primary. Needs a recent sign-in "
@@ -126,8 +132,8 @@ class MyEmailResendView(APIView):
             202: OpenApiResponse(description="A new verification link is on its way."),
             **error_responses(
                 {
-                    400: "`already_verified`.",
                     404: NOT_FOUND,
+                    409: "`already_verified`.",
                     429: "`rate_limited`: too many resends this hour.",
                 }
             ),

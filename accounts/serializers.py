@@ -3,7 +3,16 @@
 from rest_framework import serializers
 
 from accounts.models import SignupVia, SystemRole, UserEmail
-from core.api import ErrorSerializer  # noqa: F401  (re-exported: the one error shape)
+from accounts.services.users import USERNAME_RE
+from core.api import (
+    OPTIONAL_HTTP_URL_PATTERN,
+    ErrorSerializer,  # noqa: F401  (re-exported: the one error shape)
+    InputSerializer,
+    documented,
+)
+
+# A username as `username_clean` takes it (trimmed).
+USERNAME_INPUT_PATTERN = rf"^\s*{USERNAME_RE.pattern[1:-1]}\s*$"
 
 
 class MeSerializer(serializers.Serializer):
@@ -19,11 +28,21 @@ class MeSerializer(serializers.Serializer):
     created_at = serializers.IntegerField(help_text="Epoch milliseconds.")
 
 
-class MeUpdateSerializer(serializers.Serializer):
-    username = serializers.CharField(required=False, max_length=150)
+class MeUpdateSerializer(InputSerializer):
+    username = documented(serializers.CharField, {"pattern": USERNAME_INPUT_PATTERN, "maxLength": 150}, required=False)
     first_name = serializers.CharField(required=False, allow_blank=True, max_length=255)
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    avatar_url = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    avatar_url = documented(
+        serializers.CharField,
+        {
+            "pattern": OPTIONAL_HTTP_URL_PATTERN,
+            "maxLength": 2000,
+            "description": "An http(s) URL of an image, or blank for none.",
+        },
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+    )
 
 
 class UserEmailSerializer(serializers.ModelSerializer):
@@ -34,11 +53,11 @@ class UserEmailSerializer(serializers.ModelSerializer):
         fields = ["id", "email", "is_primary", "verified", "via", "created_at"]
 
 
-class EmailAddSerializer(serializers.Serializer):
+class EmailAddSerializer(InputSerializer):
     email = serializers.EmailField()
 
 
-class EmailPreferencesSerializer(serializers.Serializer):
+class EmailPreferencesSerializer(InputSerializer):
     """Every email type, true = subscribed. PUT must send all of them; PATCH any."""
 
     marketing = serializers.BooleanField()

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from billing.models import BillingReason, SubscriptionStatus
 from billing.plans import PlanKind
 from billing.selectors import TenantPlanKind
+from core.api import InputSerializer
 
 # What a checkout answers: a Checkout Session to visit for a new purchase, or the plan change
 # of the organization's live subscription (no page to visit).
@@ -69,7 +70,7 @@ class InvoiceSerializer(serializers.Serializer):
     invoice_pdf = serializers.CharField(allow_blank=True, help_text="A link to the invoice as a PDF.")
 
 
-class CheckoutInputSerializer(serializers.Serializer):
+class CheckoutInputSerializer(InputSerializer):
     price = serializers.CharField(max_length=255, help_text="A price id from `GET /api/v1/prices/`.")
     kind = serializers.ChoiceField(
         choices=PlanKind.choices,

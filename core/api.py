@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.pagination import CursorPagination
@@ -32,6 +32,78 @@ class ErrorSerializer(serializers.Serializer):
         "(`email`; `permissions.0` for an item of a list; `items.2.amount` inside nested objects); "
         "`non_field_errors` for the body as a whole.",
     )
+
+
+# An http(s) URL with a DNS name, spaces around it trimmed, or only spaces (blank once trimmed; ""
+# itself is the `maxLength: 0` that drf-spectacular adds beside a blank-allowing field): for the
+# schema, the part of what Django's URLValidator accepts that a `pattern` can state (ASCII names,
+# no IP addresses; up to six labels of at most 40 characters, the last of letters, so that a host
+# stays under the 253 characters Django allows).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?"
+OPTIONAL_HTTP_URL_PATTERN = (
+    rf"^(?:\s+|\s*https?://{_LABEL}(?:\.{_LABEL}){{0,4}}\.[A-Za-z]{{2,24}}(?::[0-9]{{1,4}})?(?:[/?#][!-~]*)?\s*)$"
+)
+
+
+# An email address, spaces around it trimmed: for the schema, the part of what Django's
+# validate_email accepts that a `pattern` can state (a dot-atom local part, ASCII names, a TLD of
+# letters), at most 320 characters as it allows.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+EMAIL_PATTERN = rf"^\s*{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}\s*$"
+EMAIL_MAX_LENGTH = 320
+
+
+def documented(field_class: type[serializers.Field], schema: dict, **kwargs) -> serializers.Field:
+    """A `field_class(**kwargs)` whose schema is stated as `{"type": "string", **schema}`: the
+    pattern (or bounds) that the service behind it checks, which the field itself cannot say.
+    The service stays the check: it refuses with its own codes, every refused field at once.
+    (A subclass carries the statement: DRF copies fields by re-creating them from their class.)"""
+    subclass = type(f"Documented{field_class.__name__}", (field_class,), {"__module__": __name__})
+    return extend_schema_field({"type": "string", **schema})(subclass)(**kwargs)
+
+
+def _json_type_fits(field: serializers.Field, value) -> bool:
+    """Whether a JSON value has the type the schema gives `field` (null is the field's own business)."""
+    if value is None:
+        return True
+    if isinstance(field, serializers.BooleanField):
+        return isinstance(value, bool)
+    if isinstance(field, serializers.IntegerField):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(field, serializers.CharField | serializers.ChoiceField | serializers.UUIDField):
+        return isinstance(value, str)
+    if isinstance(field, serializers.ListField):
+        return isinstance(value, list) and all(_json_type_fits(field.child, item) for item in value)
+    return True
+
+
+# A request body's serializer that takes JSON types as the schema states them. DRF coerces: `0`
+# for a boolean is false, `5` for a string is "5". The schema says `boolean`, `string`, `integer`,
+# and clients are generated from it, so a value of another JSON type is 400 `invalid` here, before
+# the fields' own validation. (A comment, not a docstring: drf-spectacular would print a
+# docstring as the description of every request body.)
+class InputSerializer(serializers.Serializer):
+    default_error_messages = {"wrong_type": "Expected a {type}, as the schema says."}
+    TYPE_NAMES = (
+        (serializers.BooleanField, "boolean"),
+        (serializers.IntegerField, "whole number"),
+        (serializers.ListField, "list"),
+    )
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            errors = {
+                name: [ErrorDetail(self._wrong_type(field), code="invalid")]
+                for name, field in self.fields.items()
+                if not field.read_only and name in data and not _json_type_fits(field, data[name])
+            }
+            if errors:
+                raise exceptions.ValidationError(errors)
+        return super().to_internal_value(data)
+
+    def _wrong_type(self, field) -> str:
+        name = next((name for kind, name in self.TYPE_NAMES if isinstance(field, kind)), "string")
+        return self.error_messages["wrong_type"].format(type=name)
 
 
 # What each status means on any Keel operation; an operation's own description says more.
@@ -150,7 +222,8 @@ def exception_handler(exc, context):
 
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
-_INTEGER = re.compile(r"-?[0-9]{1,19}")
+INTEGER = re.compile(r"-?[0-9]{1,19}")
+_PAGE_SIZE = re.compile(r"[0-9]{1,4}")
 
 
 def invalid_cursor() -> exceptions.ValidationError:
@@ -173,6 +246,29 @@ class Pagination(CursorPagination):
     max_page_size = 200
     ordering = "-created_at"
 
+    def get_page_size(self, request):
+        """`page_size`, strictly: one whole number from 1 to `max_page_size`, else 400 `invalid_page_size`
+        (DRF's own quietly falls back to the default, so a typo was never noticed)."""
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        if len(values) > 1 or not _PAGE_SIZE.fullmatch(values[0]) or not 1 <= int(values[0]) <= self.max_page_size:
+            message = f"A whole number from 1 to {self.max_page_size}, once."
+            raise exceptions.ValidationError({self.page_size_query_param: [ErrorDetail(message, "invalid_page_size")]})
+        return int(values[0])
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+                parameter["description"] = f"Results per page, 1 to {self.max_page_size} (default {self.page_size})."
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["description"] = (
+                    "Opaque: a `next` or `previous` link's cursor, as given; anything else is 400 `invalid_cursor`."
+                )
+        return parameters
+
     def get_paginated_response_schema(self, schema):
         page = super().get_paginated_response_schema(schema)
         page["required"] = ["next", "previous", "results"]  # always there; the links null at the ends
@@ -184,6 +280,6 @@ class Pagination(CursorPagination):
         except exceptions.NotFound:
             raise invalid_cursor() from None
         position = None if cursor is None else cursor.position
-        if position is not None and not (_INTEGER.fullmatch(position) and BIGINT_MIN <= int(position) <= BIGINT_MAX):
+        if position is not None and not (INTEGER.fullmatch(position) and BIGINT_MIN <= int(position) <= BIGINT_MAX):
             raise invalid_cursor()
         return cursor

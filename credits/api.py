@@ -6,12 +6,13 @@ render. Errors are `{"code", "detail"}` through `core.api.exception_handler`.
 """
 
 import json
+import re
 
 import django_filters
+from django import forms
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.authentication import SessionAuthentication
@@ -22,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import Pagination, error_responses, exception_handler
+from core.api import BIGINT_MAX, BIGINT_MIN, INTEGER, Pagination, error_responses, exception_handler
 from core.errors import ApplicationError, PermissionDenied, ValidationFailed
 from core.middleware import is_api_key_request
 from core.time import now_ms
@@ -42,6 +43,10 @@ from credits.services.idempotency import MAX_KEY_LENGTH
 from organizations.tenancy import member_sees_all_usage, resolve_tenant
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+# An Idempotency-Key, as the schema states it: visible ASCII with spaces only inside, 1 to 255
+# characters (HTTP itself trims the spaces around a header's value).
+IDEMPOTENCY_KEY_PATTERN = rf"^[!-~](?:[ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 # 401, and 404/413/415 where a slug or a body makes them possible, are declared for every
 # operation by core.schema.AutoSchema; these are the credits routes' own.
@@ -139,7 +144,7 @@ class ConsumeView(OrganizationAPIView):
         summary="Consume credits, idempotently",
         description=(
             "Spends `amount` credits of the organization for the calling member, all or nothing. "
-            "Send an `Idempotency-Key` (any unique string, at most 255 characters): repeating a request "
+            "Send an `Idempotency-Key` (a unique string of visible ASCII, at most 255 characters): repeating a request "
             "with the same key returns the first response with `Idempotent-Replayed: true` and spends "
             "nothing; the same key with a different body is a 409. Keys are kept at least 24 hours."
         ),
@@ -147,10 +152,10 @@ class ConsumeView(OrganizationAPIView):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                OpenApiTypes.STR,
+                {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": IDEMPOTENCY_KEY_PATTERN},
                 OpenApiParameter.HEADER,
                 required=True,
-                description="Unique per request.",
+                description="Unique per request: visible ASCII, spaces only inside, at most 255 characters.",
             )
         ],
         responses={
@@ -167,9 +172,10 @@ class ConsumeView(OrganizationAPIView):
             raise ValidationFailed(
                 "Send an Idempotency-Key header with every consumption.", code="idempotency_key_required"
             )
-        if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        if not _IDEMPOTENCY_KEY.match(key):
             raise ValidationFailed(
-                f"The Idempotency-Key is at most {MAX_KEY_LENGTH} printable characters.", code="invalid_idempotency_key"
+                f"The Idempotency-Key is 1 to {MAX_KEY_LENGTH} visible ASCII characters (spaces only inside).",
+                code="invalid_idempotency_key",
             )
         body = consume_input(request.data)
         if body is None:
@@ -218,7 +224,7 @@ def _lane_input(request) -> tuple[str, int, str] | None:
     if meta.get("HTTP_ACCEPT", "") not in _PLAIN_ACCEPTS or not is_api_key_request(request):
         return None
     key = meta.get("HTTP_IDEMPOTENCY_KEY", "").strip()
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if not _IDEMPOTENCY_KEY.match(key):
         return None
     try:
         data = json.loads(request.body.decode())  # UTF-8, as DRF's parser reads it
@@ -268,16 +274,37 @@ def consume(request, slug):
 consume.cls, consume.initkwargs = ConsumeView, {}
 
 
+class EpochMsField(forms.IntegerField):
+    """A whole number of epoch milliseconds as the schema says (`integer`, BIGINT's range):
+    `5.0`, `1e3` and `0.5` are refused (Django's IntegerField takes `5.0` as 5)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if not INTEGER.fullmatch(str(value)) or not BIGINT_MIN <= int(value) <= BIGINT_MAX:
+            raise forms.ValidationError("A whole number of epoch milliseconds.", code="invalid")
+        return int(value)
+
+
+class EpochMsFilter(django_filters.NumberFilter):
+    field_class = EpochMsField
+
+
 class TransactionFilter(django_filters.FilterSet):
     type = django_filters.MultipleChoiceFilter(choices=TransactionType.choices, help_text="Repeat to allow several.")
     member = django_filters.UUIDFilter(field_name="user_id", help_text="A member's user id.")
     credit = django_filters.UUIDFilter(field_name="credit_id", help_text="A grant's id.")
-    created_after = django_filters.NumberFilter(
-        field_name="created_at", lookup_expr="gte", help_text="Epoch ms, inclusive."
-    )
-    created_before = django_filters.NumberFilter(
-        field_name="created_at", lookup_expr="lt", help_text="Epoch ms, exclusive."
-    )
+    created_after = EpochMsFilter(field_name="created_at", lookup_expr="gte", help_text="Epoch ms, inclusive.")
+    created_before = EpochMsFilter(field_name="created_at", lookup_expr="lt", help_text="Epoch ms, exclusive.")
+
+    def is_valid(self):
+        """django-filter reads `?credit=` as no filter at all; the schema says a filter is a UUID, an
+        integer or a type, so an empty one is 400 `invalid` (leave it out instead)."""
+        valid = super().is_valid()
+        for name in self.filters:
+            if "" in self.data.getlist(name) and name not in self.form.errors:
+                self.form.add_error(name, forms.ValidationError("Give a value, or leave it out.", code="invalid"))
+        return valid and not self.form.errors
 
 
 class TransactionListView(OrganizationAPIView, generics.ListAPIView):

@@ -1,17 +1,19 @@
 """API shapes of the credits endpoints (input validation and output)."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import ErrorSerializer  # noqa: F401  (re-exported: the one error shape)
+from core.api import (
+    ErrorSerializer,  # noqa: F401  (re-exported: the one error shape)
+    InputSerializer,
+)
 from core.time import now_ms
 from credits.models import MAX_CREDITS, Credit, CreditTransaction
 from credits.services.consumption import MAX_DESCRIPTION_LENGTH
 from organizations.models import UNLIMITED
 
 
-@extend_schema_field(OpenApiTypes.INT)
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_CREDITS})
 class CreditAmountField(serializers.Field):
     """A whole, positive number of credits: 5, or "5" from a form; not 5.5, "5.0", true or -1."""
 
@@ -30,7 +32,7 @@ class CreditAmountField(serializers.Field):
         return value
 
 
-class ConsumeInputSerializer(serializers.Serializer):
+class ConsumeInputSerializer(InputSerializer):
     amount = CreditAmountField(help_text="Credits to consume, a positive whole number.")
     description = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=MAX_DESCRIPTION_LENGTH, trim_whitespace=True

@@ -68,8 +68,8 @@ class OrganizationListView(GenericAPIView):
             201: OrganizationSerializer,
             **error_responses(
                 {
-                    400: "`slug_taken`, `slug_reserved`, `slug_invalid`, `name_required`, `logo_invalid`, ...",
-                    409: "`slug_taken`: no free slug could be derived from the name; choose one.",
+                    400: "`slug_reserved`, `slug_invalid`, `name_required`, `invalid_url`, `logo_invalid`, ...",
+                    409: "`slug_taken`: the slug is taken (or no free slug could be derived from the name).",
                 }
             ),
         },
@@ -97,7 +97,13 @@ class OrganizationDetailView(GenericAPIView):
         request=OrganizationInputSerializer(partial=True),
         responses={
             200: OrganizationSerializer,
-            **error_responses({400: "As for creating one.", 403: "`permission_denied`: owners only."}),
+            **error_responses(
+                {
+                    400: "As for creating one.",
+                    403: "`permission_denied`: owners only.",
+                    409: "`slug_taken`.",
+                }
+            ),
         },
     )
     def patch(self, request, slug):
@@ -122,13 +128,12 @@ class OrganizationDetailView(GenericAPIView):
             204: None,
             **error_responses(
                 {
-                    400: "`confirmation_mismatch`, or `confirm_name` missing (`required`).",
+                    400: "`confirm_name` missing (`required`) or not a string.",
                     401: "`not_authenticated`; `api_key_not_allowed`: deleting an organization is for people "
                     "signed in (recently), not API keys.",
                     403: f"`permission_denied`: owners only. {REAUTH_REQUIRED_DESCRIPTION}",
-                    409: "`default_organization`: a personal organization stays; `already_deleted`.",
-                    413: None,  # a DELETE with a body: the schema has no requestBody for it
-                    415: None,
+                    409: "`confirmation_mismatch`: `confirm_name` is not the organization's name; "
+                    "`default_organization`: a personal organization stays; `already_deleted`.",
                 }
             ),
         },

@@ -2,7 +2,13 @@
 
 from rest_framework import serializers
 
+from core.api import OPTIONAL_HTTP_URL_PATTERN, InputSerializer, documented
 from organizations.models import UNLIMITED, InvitationStatus, MemberRole, Permission
+from organizations.services.members import MAX_CREDIT_LIMIT
+from organizations.services.tenants import RESERVED_SLUGS, SLUG_MAX, SLUG_MIN
+
+# A slug as `tenant_slug_clean` takes it (trimmed, then lowercased).
+SLUG_INPUT_PATTERN = rf"^\s*[A-Za-z0-9][A-Za-z0-9-]{{{SLUG_MIN - 2},{SLUG_MAX - 2}}}[A-Za-z0-9]\s*$"
 
 
 class OrganizationSerializer(serializers.Serializer):
@@ -18,13 +24,28 @@ class OrganizationSerializer(serializers.Serializer):
     permissions = serializers.ListField(child=serializers.ChoiceField(choices=Permission.choices))
 
 
-class OrganizationInputSerializer(serializers.Serializer):
+class OrganizationInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=255)
-    slug = serializers.CharField(max_length=50, required=False, help_text="Derived from the name when omitted.")
-    logo_url = serializers.CharField(required=False, allow_blank=True)
+    slug = documented(
+        serializers.CharField,
+        {
+            "minLength": SLUG_MIN,
+            "pattern": SLUG_INPUT_PATTERN,
+            "not": {"enum": sorted(RESERVED_SLUGS)},
+            "description": f"{SLUG_MIN} to {SLUG_MAX} letters, digits or hyphens (kept lowercase), starting and "
+            "ending with a letter or digit, not a reserved word. Derived from the name when omitted.",
+        },
+        required=False,
+    )
+    logo_url = documented(
+        serializers.CharField,
+        {"pattern": OPTIONAL_HTTP_URL_PATTERN, "description": "An http(s) URL of an image, or blank for none."},
+        required=False,
+        allow_blank=True,
+    )
 
 
-class OrganizationDeleteSerializer(serializers.Serializer):
+class OrganizationDeleteSerializer(InputSerializer):
     confirm_name = serializers.CharField(help_text="The organization's name, exactly.")
 
 
@@ -54,12 +75,14 @@ class MemberSerializer(serializers.Serializer):
         return data
 
 
-class MemberUpdateSerializer(serializers.Serializer):
+class MemberUpdateSerializer(InputSerializer):
     role = serializers.ChoiceField(choices=MemberRole.choices, required=False)
     permissions = serializers.ListField(
         child=serializers.ChoiceField(choices=Permission.choices), required=False, help_text="For the custom role."
     )
-    credit_limit = serializers.IntegerField(min_value=UNLIMITED, required=False, help_text="-1 for unlimited.")
+    credit_limit = serializers.IntegerField(
+        min_value=UNLIMITED, max_value=MAX_CREDIT_LIMIT, required=False, help_text="-1 for unlimited."
+    )
     reset_used_credits = serializers.BooleanField(required=False, default=False)
 
 
@@ -80,18 +103,18 @@ class InvitationSerializer(serializers.Serializer):
     created_at = serializers.IntegerField(help_text="Epoch milliseconds.")
 
 
-class InvitationInputSerializer(serializers.Serializer):
+class InvitationInputSerializer(InputSerializer):
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=MemberRole.choices, default=MemberRole.MEMBER)
     permissions = serializers.ListField(
         child=serializers.ChoiceField(choices=Permission.choices), required=False, default=list
     )
-    credit_limit = serializers.IntegerField(min_value=UNLIMITED, default=UNLIMITED)
+    credit_limit = serializers.IntegerField(min_value=UNLIMITED, max_value=MAX_CREDIT_LIMIT, default=UNLIMITED)
 
 
-class TransferSerializer(serializers.Serializer):
+class TransferSerializer(InputSerializer):
     member_id = serializers.UUIDField(help_text="The member who becomes owner.")
 
 
-class AcceptSerializer(serializers.Serializer):
+class AcceptSerializer(InputSerializer):
     token = serializers.CharField(help_text="The token from the invitation link.")

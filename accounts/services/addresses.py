@@ -12,7 +12,7 @@ from accounts.ratelimit import rate_limit_check
 from accounts.services.users import email_clean
 from accounts.services.verification import email_verification_send
 from accounts.tokens import InvalidToken, verification_token_read
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, Conflict, NotFound
 from core.locks import lock_rows
 from core.time import now_ms
 
@@ -31,10 +31,10 @@ def email_add(*, user: User, email: str, next_url: str = "") -> UserEmail:
     """Add an unverified address and mail it a verification link."""
     _lock_user(user)
     if UserEmail.objects.filter(user=user, email=normalize_email(email)).exists():
-        raise ApplicationError("You have already added this address.", code="email_taken", field="email")
+        raise Conflict("You have already added this address.", code="email_taken", field="email")
     address = email_clean(email)
     if UserEmail.objects.filter(user=user).count() >= MAX_EMAILS_PER_USER:
-        raise ApplicationError(
+        raise Conflict(
             f"An account can hold at most {MAX_EMAILS_PER_USER} addresses. Remove one first.",
             code="too_many_emails",
             field="email",
@@ -48,7 +48,7 @@ def email_verification_resend(*, user: User, user_email: UserEmail, next_url: st
     if user_email.user_id != user.pk:
         raise NotFound()
     if user_email.verified:
-        raise ApplicationError("This address is already verified.", code="already_verified")
+        raise Conflict("This address is already verified.", code="already_verified")
     rate_limit_check(checks=[("verify-resend", user.pk.hex, VERIFICATION_RESENDS_PER_HOUR)])
     email_verification_send(user_email=user_email, next_url=next_url)
 
@@ -78,7 +78,7 @@ def email_verify(*, token: str) -> UserEmail:
         with transaction.atomic():
             UserEmail.objects.filter(pk=user_email.pk, verified=False).update(verified=True, updated_at=now_ms())
     except IntegrityError:
-        raise ApplicationError("Another account has already verified this address.", code="email_taken") from None
+        raise Conflict("Another account has already verified this address.", code="email_taken") from None
     user_email.refresh_from_db()
     return user_email
 
@@ -91,7 +91,7 @@ def email_make_primary(*, user: User, user_email: UserEmail) -> UserEmail:
     if current is None:
         raise NotFound()
     if not current.verified:
-        raise ApplicationError("Verify this address before making it your primary email.", code="email_unverified")
+        raise Conflict("Verify this address before making it your primary email.", code="email_unverified")
     if current.is_primary:
         return current
     # Unset first: the one-primary index is not deferrable.
@@ -109,7 +109,7 @@ def email_remove(*, user: User, user_email: UserEmail) -> None:
     if current is None:
         raise NotFound()
     if UserEmail.objects.filter(user=user).count() <= 1:
-        raise ApplicationError("You cannot remove your only email address.", code="last_email")
+        raise Conflict("You cannot remove your only email address.", code="last_email")
     if current.is_primary:
-        raise ApplicationError("Make another verified address primary before removing this one.", code="primary_email")
+        raise Conflict("Make another verified address primary before removing this one.", code="primary_email")
     current.delete()

@@ -26,7 +26,7 @@ from accounts.models import (
 )
 from accounts.selectors import signup_invitation_get
 from accounts.services.verification import email_verification_send
-from core.errors import ApplicationError, NotFound, Refusals, ValidationFailed
+from core.errors import ApplicationError, Conflict, NotFound, Refusals, ValidationFailed
 from core.locks import lock_rows
 from core.time import now_ms
 
@@ -75,7 +75,7 @@ def username_clean(username: str, *, exclude: User | None = None) -> str:
     if exclude is not None:
         taken = taken.exclude(pk=exclude.pk)
     if taken.exists():
-        raise ApplicationError("This username is already taken.", code="username_taken", field="username")
+        raise Conflict("This username is already taken.", code="username_taken", field="username")
     return username
 
 
@@ -94,9 +94,7 @@ def email_clean(email: str, *, field: str = "email") -> str:
     """`email_address_clean`, and not verified by any account: an address someone may claim."""
     email = email_address_clean(email, field=field)
     if UserEmail.objects.filter(email=email, verified=True).exists():
-        raise ApplicationError(
-            "This email address is already in use by another account.", code="email_taken", field=field
-        )
+        raise Conflict("This email address is already in use by another account.", code="email_taken", field=field)
     return email
 
 
@@ -291,7 +289,7 @@ def user_update_profile(
             with transaction.atomic():
                 user.save(update_fields=list(values))
         except IntegrityError:
-            raise ApplicationError("This username is already taken.", code="username_taken", field="username") from None
+            raise Conflict("This username is already taken.", code="username_taken", field="username") from None
     return user
 
 

@@ -91,7 +91,7 @@ def tenant_slug_is_taken(slug: str, *, tenant: Tenant | None = None) -> bool:
 
 
 def _slug_taken_error(slug: str) -> ValidationFailed:
-    return ValidationFailed(f"The slug “{slug}” is already taken.", code="slug_taken", field="slug")
+    return Conflict(f"The slug “{slug}” is already taken.", code="slug_taken", field="slug")
 
 
 def tenant_slug_suggest(name: str) -> str:
@@ -241,7 +241,7 @@ def tenant_delete(*, tenant: Tenant, actor: TenantMember | None, confirm_name: s
     if tenant.deleted_at is not None:
         raise Conflict("This organization is already deleted.", code="already_deleted")
     if (confirm_name or "").strip() != tenant.name:
-        raise ValidationFailed(
+        raise Conflict(
             "Type the organization's name exactly to confirm.", code="confirmation_mismatch", field="confirm_name"
         )
     if tenant.is_default and tenant.owner.deleted_at is None:

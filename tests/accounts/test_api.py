@@ -69,19 +69,20 @@ def test_patch_me_changes_only_what_is_sent(api, member):
 
 
 @pytest.mark.parametrize(
-    ("payload", "code"),
+    ("payload", "status", "code"),
     [
-        ({"username": "Babbage"}, "username_taken"),
-        ({"username": "x"}, "invalid_username"),
-        ({"username": "a@b"}, "invalid_username"),
-        ({"avatar_url": "ftp://files.example/a.png"}, "invalid_avatar"),
-        ({"first_name": "x" * 300}, "max_length"),
+        ({"username": "Babbage"}, 409, "username_taken"),
+        ({"username": "x"}, 400, "invalid_username"),
+        ({"username": "a@b"}, 400, "invalid_username"),
+        ({"avatar_url": "ftp://files.example/a.png"}, 400, "invalid_avatar"),
+        ({"first_name": "x" * 300}, 400, "max_length"),
+        ({"first_name": 5}, 400, "invalid"),
     ],
 )
-def test_patch_me_refuses_bad_input_with_a_code_and_writes_nothing(api, member, payload, code):
+def test_patch_me_refuses_bad_input_with_a_code_and_writes_nothing(api, member, payload, status, code):
     factories.UserFactory(username="babbage")
 
-    error(api.patch(ME, {"last_name": "Changed", **payload}, content_type="application/json"), 400, code)
+    error(api.patch(ME, {"last_name": "Changed", **payload}, content_type="application/json"), status, code)
 
     member.refresh_from_db()
     assert (member.username, member.last_name, member.avatar_url) == ("ada", "Lovelace", "")
@@ -92,7 +93,7 @@ def test_patch_me_reports_every_refused_field_at_once(api, member):
 
     body = error(
         api.patch(ME, {"username": "Babbage", "avatar_url": "ftp://x.example/a.png"}, content_type="application/json"),
-        400,
+        409,
         "username_taken",
     )
 
@@ -118,13 +119,13 @@ def test_list_and_add_emails(api, member, mailoutbox):
 
 
 @pytest.mark.parametrize(
-    ("address", "code"),
-    [("ada@example.com", "email_taken"), ("theirs@example.com", "email_taken"), ("nope", "invalid")],
+    ("address", "status", "code"),
+    [("ada@example.com", 409, "email_taken"), ("theirs@example.com", 409, "email_taken"), ("nope", 400, "invalid")],
 )
-def test_adding_a_bad_address_is_a_400_with_a_code(api, member, address, code):
+def test_adding_a_taken_or_bad_address_is_refused_with_a_code(api, member, address, status, code):
     factories.UserFactory(email="theirs@example.com")
 
-    body = error(api.post(EMAILS, {"email": address}, content_type="application/json"), 400, code)
+    body = error(api.post(EMAILS, {"email": address}, content_type="application/json"), status, code)
 
     assert "email" in body["errors"]
     assert member.emails.count() == 1
@@ -145,12 +146,12 @@ def test_make_primary_and_delete(api, member):
 
 def test_email_rules_answer_with_stable_codes(api, member):
     primary = member.emails.get()
-    error(api.delete(email_url(primary)), 400, "last_email")
+    error(api.delete(email_url(primary)), 409, "last_email")
 
     pending = factories.UserEmailFactory(user=member, email="pending@example.com", verified=False)
-    error(api.delete(email_url(primary)), 400, "primary_email")
-    error(api.post(email_url(pending, "make-primary")), 400, "email_unverified")
-    error(api.post(email_url(primary, "resend-verification")), 400, "already_verified")
+    error(api.delete(email_url(primary)), 409, "primary_email")
+    error(api.post(email_url(pending, "make-primary")), 409, "email_unverified")
+    error(api.post(email_url(primary, "resend-verification")), 409, "already_verified")
     assert api.post(email_url(pending, "resend-verification")).status_code == 202
     assert member.emails.get(is_primary=True) == primary
 

@@ -309,7 +309,7 @@ def test_every_operation_declares_the_errors_the_plumbing_can_answer(method, pat
         ("delete", "/api/v1/orgs/{slug}/invitations/{invitation_id}/", {"403", "404", "409"}),
         ("post", "/api/v1/invitations/accept/", {"400", "403", "404", "409"}),
         ("delete", "/api/v1/orgs/{slug}/", {"400", "403", "404", "409", "413", "415"}),
-        ("post", "/api/v1/me/emails/{email_id}/resend-verification/", {"400", "404", "429"}),
+        ("post", "/api/v1/me/emails/{email_id}/resend-verification/", {"404", "409", "429"}),
         ("post", "/api/v1/orgs/{slug}/checkout/", {"400", "401", "403", "404", "409", "502", "503"}),
         ("post", "/api/v1/orgs/{slug}/billing-portal/", {"401", "403", "404", "502", "503"}),
     ],

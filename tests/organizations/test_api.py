@@ -56,19 +56,20 @@ def test_list_and_create(as_owner, outsider):
 
 
 @pytest.mark.parametrize(
-    ("body", "code"),
+    ("body", "status", "code"),
     [
-        ({"name": "X", "slug": "acme"}, "slug_taken"),
-        ({"name": "X", "slug": "admin"}, "slug_reserved"),
-        ({"name": "X", "slug": "no way"}, "slug_invalid"),
-        ({"name": ""}, "blank"),
-        ({}, "required"),
+        ({"name": "X", "slug": "acme"}, 409, "slug_taken"),
+        ({"name": "X", "slug": "admin"}, 400, "slug_reserved"),
+        ({"name": "X", "slug": "no way"}, 400, "slug_invalid"),
+        ({"name": ""}, 400, "blank"),
+        ({"name": 5}, 400, "invalid"),
+        ({}, 400, "required"),
     ],
 )
-def test_create_refusals_have_codes_and_write_nothing(as_owner, body, code):
+def test_create_refusals_have_codes_and_write_nothing(as_owner, body, status, code):
     before = Tenant.objects.count()
 
-    assert_error(as_owner.post("/api/v1/orgs/", body, format="json"), 400, code)
+    assert_error(as_owner.post("/api/v1/orgs/", body, format="json"), status, code)
     assert Tenant.objects.count() == before
 
 
@@ -94,7 +95,7 @@ def test_update_refused_for_non_owners(api, org):
 
 def test_delete_confirms_the_name(as_owner, org):
     assert_error(
-        as_owner.delete("/api/v1/orgs/acme/", {"confirm_name": "nope"}, format="json"), 400, "confirmation_mismatch"
+        as_owner.delete("/api/v1/orgs/acme/", {"confirm_name": "nope"}, format="json"), 409, "confirmation_mismatch"
     )
     assert_error(as_owner.delete("/api/v1/orgs/acme/", {}, format="json"), 400, "required")
 
