@@ -110,7 +110,8 @@ MIDDLEWARE = [
     # core.middleware.*: Django's own, passed by for requests made with an API key, which need
     # no session, CSRF, session user or messages (core/middleware.py).
     "core.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Django's, but no slash appended to API paths (core/middleware.py).
+    "core.middleware.CommonMiddleware",
     "core.middleware.CsrfViewMiddleware",
     "core.middleware.AuthenticationMiddleware",
     # The request being served is the audit log's actor (docs/audit.md).

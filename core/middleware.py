@@ -65,6 +65,18 @@ AuthenticationMiddleware = browser_only("django.contrib.auth.middleware.Authenti
 MessageMiddleware = browser_only("django.contrib.messages.middleware.MessageMiddleware")
 
 
+class CommonMiddleware(import_string("django.middleware.common.CommonMiddleware")):
+    """Django's, without APPEND_SLASH on the API: a page's address without its slash redirects
+    (a browser follows it), but an API call to `/api/v1/orgs` is 404 in the error shape.
+    Redirecting it would lose a POST's body (a 301 turns it into a GET), and with DEBUG on
+    Django raises instead; every API path ends in a slash (docs/api.md)."""
+
+    def should_redirect_with_slash(self, request):
+        if request.path_info.startswith("/api/"):
+            return False
+        return super().should_redirect_with_slash(request)
+
+
 # What Django renders as an HTML page for an /api/ path, in the API's error shape instead.
 _API_ERRORS = {
     400: ("bad_request", "The request could not be understood."),

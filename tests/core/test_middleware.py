@@ -3,6 +3,7 @@
 import pytest
 from django.test import Client
 
+from credits.models import CreditTransaction, TransactionType
 from credits.services import api_key_create
 from tests.credits.helpers import give, make_org
 
@@ -98,3 +99,24 @@ def test_with_debug_on_an_api_500_is_json_without_the_traceback(org_and_key, set
     assert response.status_code == 500
     assert response.json() == {"code": "server_error", "detail": "Something went wrong on our side."}
     assert b"secret internals" not in response.content
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_api_path_without_its_slash_is_404_in_the_error_shape_not_a_redirect(org_and_key, settings, debug):
+    # A 301 would turn the POST into a GET and lose its body; with DEBUG on Django raised instead.
+    settings.DEBUG = debug
+    org, raw_key = org_and_key
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}").post(
+        f"/api/v1/orgs/{org.slug}/credits/consume",
+        {"amount": 1},
+        content_type="application/json",
+        headers={"idempotency-key": "slashless"},
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert not CreditTransaction.objects.filter(tenant=org, type=TransactionType.DEDUCT).exists()
+
+
+def test_a_page_without_its_slash_still_redirects_to_it(client):
+    response = client.get("/pricing")
+    assert response.status_code == 301 and response["Location"] == "/pricing/"
