@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.reauth import reauth_required
 from core.errors import ApplicationError
+from core.paging import cursor_of, cursor_parse
 from credits import dashboard as board
 from credits import selectors, services
 from credits.forms import ApiKeyForm, TransactionFilterForm
@@ -19,17 +20,6 @@ from organizations.views.common import tenant_page
 
 TRANSACTIONS_PER_PAGE = 50
 DASHBOARD_TRANSACTIONS = 10
-
-
-def _parse_cursor(value: str | None) -> tuple[int, uuid.UUID] | None:
-    """`<created_at>.<id>` of the last row seen: keyset paging costs the same on page 1 and page 1000."""
-    created_at, _, row_id = (value or "").partition(".")
-    if not created_at.isdigit():
-        return None
-    try:
-        return int(created_at), uuid.UUID(row_id)
-    except ValueError:
-        return None
 
 
 @tenant_page(methods=("GET",))
@@ -88,14 +78,14 @@ def usage(request, member):
     filtered_member = None
     if filters.is_valid():
         rows, filtered_member = _filtered(rows, filters, tenant=tenant, see_all=see_all)
-    cursor = _parse_cursor(request.GET.get("before"))
+    cursor = cursor_parse(request.GET.get("before"))
     if cursor is not None:
         created_at, row_id = cursor
         rows = rows.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=row_id))
     transactions = list(rows[: TRANSACTIONS_PER_PAGE + 1]) if not filters.errors else []
     more = len(transactions) > TRANSACTIONS_PER_PAGE
     transactions = transactions[:TRANSACTIONS_PER_PAGE]
-    next_cursor = f"{transactions[-1].created_at}.{transactions[-1].pk}" if more else None
+    next_cursor = cursor_of(transactions[-1]) if more else None
     kept = request.GET.copy()
     kept.pop("before", None)
     return render(

@@ -1,28 +1,16 @@
 """/o/<slug>/audit/: the organization's audit log, for its owners (docs/audit.md)."""
 
-import uuid
-
 from django.db.models import Q
 from django.shortcuts import render
 
 from audit.selectors import event_display, tenant_audit_events
+from core.paging import cursor_of, cursor_parse
 from organizations.forms import AuditFilterForm
 from organizations.models import TenantMember
 from organizations.tenancy import OwnerOnly
 from organizations.views.common import tenant_page
 
 EVENTS_PER_PAGE = 50
-
-
-def _parse_cursor(value: str | None) -> tuple[int, uuid.UUID] | None:
-    """`<created_at>.<id>` of the last row seen: keyset paging costs the same on every page."""
-    created_at, _, row_id = (value or "").partition(".")
-    if not created_at.isdigit():
-        return None
-    try:
-        return int(created_at), uuid.UUID(row_id)
-    except ValueError:
-        return None
 
 
 def _member_choices(tenant) -> list[tuple[str, str]]:
@@ -56,7 +44,7 @@ def audit_log(request, member):
             rows = rows.filter(created_at__gte=since)
         if until is not None:
             rows = rows.filter(created_at__lt=until)
-    cursor = _parse_cursor(request.GET.get("before"))
+    cursor = cursor_parse(request.GET.get("before"))
     if cursor is not None:
         created_at, row_id = cursor
         rows = rows.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=row_id))
@@ -76,7 +64,7 @@ def audit_log(request, member):
             "query": kept.urlencode(),
             "paged": cursor is not None,
             "events": [event_display(event) for event in events],
-            "next_cursor": f"{events[-1].created_at}.{events[-1].pk}" if more else None,
+            "next_cursor": cursor_of(events[-1]) if more else None,
         },
         status=400 if filters.errors else 200,
     )
