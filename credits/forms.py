@@ -1,7 +1,6 @@
-import datetime as dt
-
 from django import forms
 
+from core.forms import DateWindowForm
 from core.time import MS_PER_DAY
 from credits.models import MAX_CREDITS, TransactionType
 from credits.services.grants import MAX_PRIORITY
@@ -62,25 +61,10 @@ class StaffApiKeyForm(forms.Form):
     clean_organization = StaffGrantForm.clean_organization
 
 
-class TransactionFilterForm(forms.Form):
+class TransactionFilterForm(DateWindowForm):
     """The credits page's filters (GET): a type, a member (from the members table), a UTC date range."""
+
+    field_order = ["type", "member", "since", "until"]
 
     type = forms.ChoiceField(choices=[("", "All types"), *TransactionType.choices], required=False)
     member = forms.UUIDField(required=False, widget=forms.HiddenInput)
-    since = forms.DateField(required=False, label="From (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self):
-        data = super().clean()
-        if data.get("since") and data.get("until") and data["until"] < data["since"]:
-            self.add_error("until", "The end date must be on or after the start date.")
-        return data
-
-    def window_ms(self) -> tuple[int | None, int | None]:
-        """[since 00:00 UTC, the day after until 00:00 UTC) in epoch ms."""
-
-        def ms(day: dt.date) -> int:
-            return int(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp() * 1000)
-
-        since, until = self.cleaned_data.get("since"), self.cleaned_data.get("until")
-        return (ms(since) if since else None, ms(until) + MS_PER_DAY if until else None)

@@ -1,11 +1,9 @@
 """Plain forms for the organization pages. They shape input; the services decide and validate the rules."""
 
-import datetime as dt
-
 from django import forms
 
 from audit.actions import ACTIONS
-from core.time import MS_PER_DAY
+from core.forms import DateWindowForm
 from organizations.models import UNLIMITED, MemberRole, Permission
 
 
@@ -62,29 +60,14 @@ class InvitationForm(RoleForm):
     field_order = ["email", "role", "permissions", "credit_limit"]
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(DateWindowForm):
     """The audit log page's filters (GET): an action, who acted (a member), a UTC date range."""
+
+    field_order = ["action", "actor", "since", "until"]
 
     action = forms.ChoiceField(choices=[("", "All actions"), *ACTIONS.items()], required=False)
     actor = forms.ChoiceField(label="By", required=False)
-    since = forms.DateField(required=False, label="From (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, members=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["actor"].choices = [("", "Anyone"), *members]
-
-    def clean(self):
-        data = super().clean()
-        if data.get("since") and data.get("until") and data["until"] < data["since"]:
-            self.add_error("until", "The end date must be on or after the start date.")
-        return data
-
-    def window_ms(self) -> tuple[int | None, int | None]:
-        """[since 00:00 UTC, the day after until 00:00 UTC) in epoch ms."""
-
-        def ms(day: dt.date) -> int:
-            return int(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp() * 1000)
-
-        since, until = self.cleaned_data.get("since"), self.cleaned_data.get("until")
-        return (ms(since) if since else None, ms(until) + MS_PER_DAY if until else None)
